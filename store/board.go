@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrNotFound is returned when a requested quote or game does not exist.
+var ErrNotFound = errors.New("not found")
+
+// SnapshotLimit bounds how many quotes and games one snapshot carries.
+const SnapshotLimit = 2000
+
+// Filter narrows a snapshot: nil slices mean "all".
+type Filter struct {
+	Symbols []string
+	Games   []int64
+	Quotes  bool // include quotes
+	Scores  bool // include games and plays
+}
+
+// Snapshot returns the board as one JSON object, {"id", "quotes", "games", "plays"},
+// read in a single statement so it is consistent with event id "id": every event up to
+// it is reflected, none after. The rows have the same JSON shape as the events.
+// Games are those not final plus the 20 most recently finished; plays are the latest 20.
+func (s *Store) Snapshot(ctx context.Context, f Filter) (id int64, data []byte, err error) {
+	err = s.pool.QueryRow(ctx, `
+WITH head AS (SELECT greatest((SELECT coalesce(max(id), 0) FROM events), (SELECT through FROM events_pruned)) AS id),
+q AS (SELECT quote_json(q) AS j FROM quotes q
+      WHERE $3 AND ($1::text[] IS NULL OR q.symbol = ANY($1)) ORDER BY q.symbol LIMIT $5),
+g AS (SELECT * FROM (
+        (SELECT * FROM games WHERE status <> 'final' ORDER BY id LIMIT $5)
+        UNION ALL
+        (SELECT * FROM games WHERE status = 'final' ORDER BY updated_at DESC LIMIT 20)) g
+      WHERE $4 AND ($2::bigint[] IS NULL OR g.id = ANY($2))),
+p AS (SELECT play_json(s) AS j FROM scores s
+      WHERE $4 AND ($2::bigint[] IS NULL OR s.game_id = ANY($2)) ORDER BY s.id DESC LIMIT 20)
+SELECT head.id, jsonb_build_object(
+	'id', head.id,
+	'quotes', coalesce((SELECT jsonb_agg(j) FROM q), '[]'),
+	'games', coalesce((SELECT jsonb_agg(game_json(g) ORDER BY g.id) FROM g), '[]'),
+	'plays', coalesce((SELECT jsonb_agg(j) FROM (SELECT j FROM p ORDER BY (j->>'id')::bigint) p), '[]'))
+FROM head`, f.Symbols, f.Games, f.Quotes, f.Scores, SnapshotLimit).Scan(&id, &data)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read snapshot: %w", err)
+	}
+	return id, data, nil
+}
+
+// QuotesJSON returns every quote as a JSON array, ordered by symbol.
+func (s *Store) QuotesJSON(ctx context.Context) ([]byte, error) {
+	return s.jsonValue(ctx, "read quotes",
+		`SELECT coalesce(jsonb_agg(quote_json(q) ORDER BY q.symbol), '[]') FROM quotes q`)
+}
+
+// QuoteHistoryJSON returns the last limit price ticks of symbol, oldest first, as
+// [{"price", "ts"}], or ErrNotFound when the symbol has no quote.
+func (s *Store) QuoteHistoryJSON(ctx context.Context, symbol string, limit int) ([]byte, error) {
+	return s.jsonValue(ctx, "read price history",
+		`SELECT (SELECT coalesce(jsonb_agg(jsonb_build_object('price', t.price, 'ts', t.ts) ORDER BY t.ts), '[]')
+		         FROM (SELECT price, ts FROM price_ticks WHERE symbol = $1 ORDER BY ts DESC LIMIT $2) t)
+		 FROM quotes WHERE symbol = $1`, symbol, limit)
+}
+
+// GamesJSON returns every game as a JSON array, newest first, at most SnapshotLimit.
+func (s *Store) GamesJSON(ctx context.Context) ([]byte, error) {
+	return s.jsonValue(ctx, "read games",
+		`SELECT coalesce(jsonb_agg(game_json(g) ORDER BY g.id DESC), '[]')
+		 FROM (SELECT * FROM games ORDER BY id DESC LIMIT $1) g`, SnapshotLimit)
+}
+
+// GameJSON returns one game with its plays as {"game": …, "plays": […]}, or ErrNotFound.
+func (s *Store) GameJSON(ctx context.Context, id int64) ([]byte, error) {
+	return s.jsonValue(ctx, "read game",
+		`SELECT game_json(g) || jsonb_build_object('plays',
+		   (SELECT coalesce(jsonb_agg(play_json(s) ORDER BY s.id), '[]') FROM scores s WHERE s.game_id = g.id))
+		 FROM games g WHERE g.id = $1`, id)
+}
+
+func (s *Store) jsonValue(ctx context.Context, what, sql string, args ...any) ([]byte, error) {
+	var data []byte
+	err := s.pool.QueryRow(ctx, sql, args...).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return data, nil
+}

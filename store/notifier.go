@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Channel is the NOTIFY channel the schema's triggers ring on every commit.
+const Channel = "tickerboard"
+
+// Notifier follows the event log: it holds one dedicated LISTEN connection, and on
+// every doorbell reads the new events in batches and hands them, in id order with no
+// gaps and no repeats, to Publish. When the connection is lost it reconnects with
+// backoff (milliseconds up to a few seconds) and catches up from the log, so nothing
+// committed meanwhile is lost.
+type Notifier struct {
+	store   *Store
+	config  *pgx.ConnConfig
+	publish func([]Event)
+	logger  *slog.Logger
+
+	// Batch is how many events one catch-up query reads.
+	Batch int
+	// Idle is how long the listener waits for a notification before it pings the
+	// connection and polls the log anyway, which finds a silently dead TCP path.
+	Idle time.Duration
+	// MinBackoff and MaxBackoff bound the wait between reconnect attempts.
+	MinBackoff, MaxBackoff time.Duration
+
+	last       atomic.Int64
+	reconnects atomic.Int64
+	fetched    atomic.Int64
+
+	mu        sync.Mutex
+	connected bool
+	changed   chan struct{} // closed and replaced on every connect or disconnect
+}
+
+// NewNotifier returns a Notifier that publishes events with ids above after.
+// publish is called from Run's goroutine only, one batch at a time.
+func NewNotifier(s *Store, after int64, publish func([]Event), logger *slog.Logger) *Notifier {
+	n := &Notifier{
+		store:      s,
+		config:     s.ConnConfig(),
+		publish:    publish,
+		logger:     logger,
+		Batch:      2000,
+		Idle:       5 * time.Second,
+		MinBackoff: 10 * time.Millisecond,
+		MaxBackoff: 3 * time.Second,
+		changed:    make(chan struct{}),
+	}
+	n.last.Store(after)
+	return n
+}
+
+// Last is the id of the newest event published.
+func (n *Notifier) Last() int64 { return n.last.Load() }
+
+// Reconnects counts how many times the listener connection was lost and re-made.
+func (n *Notifier) Reconnects() int64 { return n.reconnects.Load() }
+
+// Fetched counts the events read from the log.
+func (n *Notifier) Fetched() int64 { return n.fetched.Load() }
+
+// State reports whether the listener is connected and a channel that is closed at its
+// next change, so callers can wait for a reconnect instead of polling.
+func (n *Notifier) State() (connected bool, changed <-chan struct{}) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.connected, n.changed
+}
+
+func (n *Notifier) setConnected(c bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.connected == c {
+		return
+	}
+	n.connected = c
+	close(n.changed)
+	n.changed = make(chan struct{})
+}
+
+// Run listens until ctx ends, reconnecting as often as it must. It returns nil when
+// ctx ends; the Notifier cannot be reused after.
+func (n *Notifier) Run(ctx context.Context) error {
+	backoff := n.MinBackoff
+	for {
+		healthy, err := n.session(ctx)
+		n.setConnected(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if healthy {
+			backoff = n.MinBackoff
+			n.reconnects.Add(1)
+		}
+		n.logger.Warn("listener lost; reconnecting", "err", err, "retry_in", backoff, "last_event", n.Last())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff + rand.N(backoff/2+1)):
+		}
+		backoff = min(backoff*2, n.MaxBackoff)
+	}
+}
+
+// session runs one connection's life: LISTEN first, then read the backlog, then wait,
+// so no commit slips between the catch-up and the first notification. healthy reports
+// whether it got as far as listening.
+func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
+	connectCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	conn, err := pgx.ConnectConfig(connectCtx, n.config)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(closeCtx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+		return false, fmt.Errorf("listen %q: %w", Channel, err)
+	}
+	if err := n.catchUp(ctx); err != nil {
+		return false, err
+	}
+	n.setConnected(true)
+	n.logger.Info("listener connected", "channel", Channel, "last_event", n.Last(), "pid", conn.PgConn().PID())
+	for {
+		waitCtx, cancel := context.WithTimeout(ctx, n.Idle)
+		note, err := conn.WaitForNotification(waitCtx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return true, ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded):
+			pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err = conn.Ping(pingCtx)
+			cancel()
+			if err != nil {
+				return true, fmt.Errorf("ping listener: %w", err)
+			}
+		case err != nil:
+			return true, fmt.Errorf("wait for notification: %w", err)
+		default:
+			// The payload is the first event id of a committed transaction. If we have
+			// read past it we have read the whole transaction: nothing to do.
+			if id, perr := strconv.ParseInt(note.Payload, 10, 64); perr == nil && id <= n.Last() {
+				continue
+			}
+		}
+		if err := n.catchUp(ctx); err != nil {
+			return true, err
+		}
+	}
+}
+
+// catchUp publishes every event after Last, a batch per query.
+func (n *Notifier) catchUp(ctx context.Context) error {
+	for {
+		events, err := n.store.EventsAfter(ctx, n.Last(), maxEventID, n.Batch)
+		if err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		n.fetched.Add(int64(len(events)))
+		n.last.Store(events[len(events)-1].ID)
+		n.publish(events)
+		if len(events) < n.Batch {
+			return nil
+		}
+	}
+}
+
+const maxEventID = int64(^uint64(0) >> 1)
