@@ -17,6 +17,9 @@ import (
 // Channel is the NOTIFY channel the schema's triggers ring on every commit.
 const Channel = "tickerboard"
 
+// ListenerApplicationName marks the Notifier's connection in pg_stat_activity.
+const ListenerApplicationName = "tickerboard-listener"
+
 // Notifier follows the event log: it holds one dedicated LISTEN connection, and on
 // every doorbell reads the new events in batches and hands them, in id order with no
 // gaps and no repeats, to Publish. When the connection is lost it reconnects with
@@ -59,6 +62,7 @@ func NewNotifier(s *Store, after int64, publish func([]Event), logger *slog.Logg
 		MaxBackoff: 3 * time.Second,
 		changed:    make(chan struct{}),
 	}
+	n.config.RuntimeParams["application_name"] = ListenerApplicationName
 	n.last.Store(after)
 	return n
 }

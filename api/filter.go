@@ -1,0 +1,155 @@
+package api
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/tickerboard/tickerboard/store"
+)
+
+// MaxFilterValues bounds ?symbols= and ?games=, so a client cannot make the server hold
+// or check an unbounded set per event.
+const MaxFilterValues = 100
+
+var symbolFormat = regexp.MustCompile(`^[A-Z][A-Z0-9.]{0,9}$`) // as quotes_symbol_format
+
+// Filter selects the events one stream receives. Nil sets mean "all".
+type Filter struct {
+	Topics  uint8
+	Symbols map[string]struct{}
+	Games   map[int64]struct{}
+}
+
+// badParam is a client error that names the query parameter at fault.
+type badParam struct {
+	param, msg string
+}
+
+func (e *badParam) Error() string { return e.param + ": " + e.msg }
+
+// ParseFilter reads ?topics=, ?symbols= and ?games= (comma-separated). Any bad value is
+// an error naming its parameter: a typo must not become a silent, empty stream.
+func ParseFilter(q url.Values) (Filter, error) {
+	f := Filter{Topics: topicAll}
+	if vals, ok := list(q, "topics"); ok {
+		f.Topics = 0
+		for _, v := range vals {
+			switch v {
+			case "price":
+				f.Topics |= topicPrice
+			case "score":
+				f.Topics |= topicScore
+			default:
+				return f, &badParam{"topics", fmt.Sprintf("unknown topic %q (want price, score)", clip(v))}
+			}
+		}
+	}
+	if vals, ok := list(q, "symbols"); ok {
+		if len(vals) > MaxFilterValues {
+			return f, &badParam{"symbols", fmt.Sprintf("at most %d symbols", MaxFilterValues)}
+		}
+		f.Symbols = make(map[string]struct{}, len(vals))
+		for _, v := range vals {
+			if !symbolFormat.MatchString(v) {
+				return f, &badParam{"symbols", fmt.Sprintf("bad symbol %q (want 1-10 of A-Z, 0-9, '.', starting with a letter)", clip(v))}
+			}
+			f.Symbols[v] = struct{}{}
+		}
+	}
+	if vals, ok := list(q, "games"); ok {
+		if len(vals) > MaxFilterValues {
+			return f, &badParam{"games", fmt.Sprintf("at most %d games", MaxFilterValues)}
+		}
+		f.Games = make(map[int64]struct{}, len(vals))
+		for _, v := range vals {
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || id < 1 {
+				return f, &badParam{"games", fmt.Sprintf("bad game id %q (want a positive integer)", clip(v))}
+			}
+			f.Games[id] = struct{}{}
+		}
+	}
+	return f, nil
+}
+
+// list splits a comma-separated parameter; present-but-empty is an error-free empty
+// list only for topics, where it would mean "nothing", so it is treated as a value.
+func list(q url.Values, name string) ([]string, bool) {
+	raw, ok := q[name]
+	if !ok {
+		return nil, false
+	}
+	var out []string
+	for _, r := range raw {
+		for _, v := range strings.Split(r, ",") {
+			out = append(out, strings.TrimSpace(v))
+		}
+	}
+	return out, true
+}
+
+// clip shortens a client's value before it is echoed in an error.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// Match reports whether the stream wants frame f.
+func (flt *Filter) Match(f *Frame) bool {
+	if f.Topic&flt.Topics == 0 {
+		return false
+	}
+	switch f.Name {
+	case "price":
+		if flt.Symbols != nil {
+			_, ok := flt.Symbols[f.Key]
+			return ok
+		}
+	case "score", "play":
+		if flt.Games != nil {
+			_, ok := flt.Games[f.Game]
+			return ok
+		}
+	}
+	return true
+}
+
+// snapshotFilter is the same selection for the database's snapshot query.
+func (flt *Filter) snapshotFilter() store.Filter {
+	sf := store.Filter{Quotes: flt.Topics&topicPrice != 0, Scores: flt.Topics&topicScore != 0}
+	if flt.Symbols != nil {
+		sf.Symbols = make([]string, 0, len(flt.Symbols))
+		for s := range flt.Symbols {
+			sf.Symbols = append(sf.Symbols, s)
+		}
+	}
+	if flt.Games != nil {
+		sf.Games = make([]int64, 0, len(flt.Games))
+		for g := range flt.Games {
+			sf.Games = append(sf.Games, g)
+		}
+	}
+	return sf
+}
+
+// ParseLastEventID reads the resume point from the Last-Event-ID header or, for
+// clients that cannot set headers, ?lastEventId=. ok is false when neither is given.
+func ParseLastEventID(header string, q url.Values) (id int64, ok bool, err error) {
+	raw, param := header, "Last-Event-ID"
+	if raw == "" {
+		raw, param = q.Get("lastEventId"), "lastEventId"
+	}
+	if raw == "" {
+		return 0, false, nil
+	}
+	id, err = strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+	if err != nil || id < 0 {
+		return 0, false, &badParam{param, fmt.Sprintf("bad event id %q (want a non-negative integer)", clip(raw))}
+	}
+	return id, true, nil
+}

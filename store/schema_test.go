@@ -1,0 +1,182 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/store"
+)
+
+func TestMigrationsUpDownUp(t *testing.T) {
+	st, _ := testdb.Open(t)
+	ctx := context.Background()
+	for _, step := range []struct {
+		dir  string
+		want uint
+	}{{"down", 0}, {"up", 1}, {"down-all", 0}, {"up", 1}, {"up", 1}} {
+		v, err := st.Migrate(step.dir)
+		if err != nil {
+			t.Fatalf("migrate %s: %v", step.dir, err)
+		}
+		if v != step.want {
+			t.Fatalf("after migrate %s: version %d, want %d", step.dir, v, step.want)
+		}
+	}
+	// The schema works after the round trip.
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO quotes (symbol, price) VALUES ('AAPL', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	v, dirty, err := st.SchemaVersion()
+	if err != nil || v != 1 || dirty {
+		t.Fatalf("SchemaVersion = %d, %t, %v; want 1, false, nil", v, dirty, err)
+	}
+}
+
+// events returns the log after id, decoded.
+func events(t *testing.T, st *store.Store, after int64) []decoded {
+	t.Helper()
+	evs, err := st.EventsAfter(context.Background(), after, 1<<62, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]decoded, len(evs))
+	for i, e := range evs {
+		out[i] = decoded{Event: e}
+		if err := json.Unmarshal(e.Payload, &out[i].Row); err != nil {
+			t.Fatalf("event %d payload %s: %v", e.ID, e.Payload, err)
+		}
+	}
+	return out
+}
+
+type decoded struct {
+	store.Event
+	Row map[string]any
+}
+
+func lastID(evs []decoded) int64 {
+	if len(evs) == 0 {
+		return 0
+	}
+	return evs[len(evs)-1].ID
+}
+
+// Every way a psql user changes the board leaves the right event in the log.
+func TestTriggersEmitEvents(t *testing.T) {
+	st, url := testdb.Open(t)
+	var after int64
+
+	type want struct {
+		name, key string
+		fields    map[string]any
+	}
+	step := func(sql string, wants ...want) {
+		t.Helper()
+		testdb.Exec(t, url, sql)
+		got := events(t, st, after)
+		if len(got) != len(wants) {
+			t.Fatalf("%s: got %d events %v, want %d", sql, len(got), got, len(wants))
+		}
+		for i, w := range wants {
+			g := got[i]
+			if g.Name != w.name || g.Key != w.key {
+				t.Errorf("%s: event %d is %s/%s, want %s/%s", sql, i, g.Name, g.Key, w.name, w.key)
+			}
+			for k, v := range w.fields {
+				if g.Row[k] != v {
+					t.Errorf("%s: event %d (%s) %s = %v, want %v; row %v", sql, i, g.Name, k, g.Row[k], v, g.Row)
+				}
+			}
+		}
+		after = lastID(got)
+	}
+
+	step(`INSERT INTO quotes (symbol, name, price) VALUES ('AAPL', 'Apple', 200)`,
+		want{"price", "AAPL", map[string]any{"symbol": "AAPL", "price": 200.0, "prev_close": 200.0, "change": 0.0}})
+	step(`UPDATE quotes SET price = 210 WHERE symbol = 'AAPL'`,
+		want{"price", "AAPL", map[string]any{"price": 210.0, "change": 10.0, "change_pct": 5.0, "day_high": 210.0, "day_low": 200.0}})
+	step(`INSERT INTO games (league, home_team, away_team) VALUES ('NBA', 'Lakers', 'Celtics')`,
+		want{"score", "1", map[string]any{"id": 1.0, "home_team": "Lakers", "status": "scheduled", "home_score": 0.0}})
+	step(`INSERT INTO scores (game_id, team, points, scorer) VALUES (1, 'home', 3, 'James')`,
+		want{"play", "1", map[string]any{"game_id": 1.0, "team": "home", "points": 3.0, "scorer": "James", "period": 1.0}},
+		want{"score", "1", map[string]any{"home_score": 3.0, "away_score": 0.0, "status": "live"}})
+	step(`UPDATE games SET away_score = 10 WHERE id = 1`,
+		want{"score", "1", map[string]any{"home_score": 3.0, "away_score": 10.0}})
+	step(`DELETE FROM games WHERE id = 1`, // its plays go with it (ON DELETE CASCADE)
+		want{"score", "1", map[string]any{"id": 1.0, "deleted": true}},
+		want{"play", "1", map[string]any{"game_id": 1.0, "deleted": true}})
+	step(`DELETE FROM quotes WHERE symbol = 'AAPL'`,
+		want{"price", "AAPL", map[string]any{"symbol": "AAPL", "deleted": true}})
+	step(`TRUNCATE quotes CASCADE`,
+		want{"reset", "quotes", map[string]any{"reason": "truncate"}})
+}
+
+// A rolled-back change leaves no event, and a transaction's events arrive together.
+func TestRolledBackChangesEmitNothing(t *testing.T) {
+	st, url := testdb.Open(t)
+	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('MSFT', 100)`)
+	before := lastID(events(t, st, 0))
+	err := testdb.ExecErr(url, `BEGIN; UPDATE quotes SET price = 1 WHERE symbol = 'MSFT'; SELECT 1/0; COMMIT;`)
+	if err == nil {
+		t.Fatal("division by zero committed")
+	}
+	if got := events(t, st, before); len(got) != 0 {
+		t.Fatalf("rolled back update left events: %v", got)
+	}
+}
+
+// Bad input is refused with a constraint a user can read, and changes nothing.
+func TestConstraintsNameTheRule(t *testing.T) {
+	st, url := testdb.Open(t)
+	testdb.Exec(t, url, `INSERT INTO games (league, home_team, away_team) VALUES ('NHL', 'Oilers', 'Flames');
+		INSERT INTO quotes (symbol, price) VALUES ('IBM', 150)`)
+	gameID := int64(1)
+	head := lastID(events(t, st, 0))
+	cases := []struct{ sql, constraint string }{
+		{`INSERT INTO scores (game_id, team, points) VALUES (1, 'home', -2)`, "scores_points_range"},
+		{`INSERT INTO scores (game_id, team, points) VALUES (1, 'home', 11)`, "scores_points_range"},
+		{`INSERT INTO scores (game_id, team, points) VALUES (999, 'home', 1)`, "scores_game_exists"},
+		{`INSERT INTO scores (game_id, team, points) VALUES (1, 'visitors', 1)`, "scores_team_valid"},
+		{`INSERT INTO quotes (symbol, price) VALUES ('bad sym', 10)`, "quotes_symbol_format"},
+		{`INSERT INTO quotes (symbol, price) VALUES ('NEG', -5)`, "quotes_price_positive"},
+		{`UPDATE quotes SET price = 0 WHERE symbol = 'IBM'`, "quotes_price_positive"},
+		{`UPDATE games SET status = 'halftime' WHERE id = 1`, "games_status_valid"},
+		{`INSERT INTO games (league, home_team, away_team) VALUES ('NHL', 'Oilers', 'Oilers')`, "games_teams_differ"},
+		{`UPDATE games SET home_score = -1 WHERE id = 1`, "games_home_score_nonnegative"},
+	}
+	for _, c := range cases {
+		assertConstraint(t, testdb.ExecErr(url, c.sql), c.sql, c.constraint)
+	}
+	testdb.Exec(t, url, `UPDATE games SET status = 'final' WHERE id = 1`)
+	head = lastID(events(t, st, 0))
+	assertConstraint(t, testdb.ExecErr(url, `UPDATE games SET status = 'live' WHERE id = 1`), "final → live", "games_status_forward")
+	assertConstraint(t, testdb.ExecErr(url, `INSERT INTO scores (game_id, team, points) VALUES (1, 'away', 1)`), "score on final", "scores_game_not_final")
+	if got := events(t, st, head); len(got) != 0 {
+		t.Fatalf("refused changes left events: %v", got)
+	}
+	var home, away int
+	var status string
+	if err := st.Pool().QueryRow(context.Background(), `SELECT home_score, away_score, status FROM games WHERE id = $1`, gameID).Scan(&home, &away, &status); err != nil {
+		t.Fatal(err)
+	}
+	if home != 0 || away != 0 || status != "final" {
+		t.Fatalf("game after refused changes: %d-%d %s, want 0-0 final", home, away, status)
+	}
+}
+
+func assertConstraint(t *testing.T, err error, what, constraint string) {
+	t.Helper()
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		t.Errorf("%s: err = %v, want a Postgres error naming %s", what, err, constraint)
+		return
+	}
+	if pgErr.ConstraintName != constraint {
+		t.Errorf("%s: constraint %q (%s), want %q", what, pgErr.ConstraintName, pgErr.Message, constraint)
+	}
+}
