@@ -1,0 +1,32 @@
+// In-place cell updates. A cell is written only when its text changes, and a change
+// restarts a short flash by switching between two identical animations, which needs no
+// forced reflow.
+
+/** setText writes text into el when it differs, reporting whether it did. */
+export function setText(el, text) {
+  if (el.textContent === text) return false;
+  el.textContent = text;
+  return true;
+}
+
+/**
+ * flash restarts el's flash in the colour of dir: "up" (green), "down" (red) or
+ * "same" (neutral). The flash fades; a lasting colour is the caller's data-dir.
+ */
+export function flash(el, dir) {
+  el.dataset.flash = el.dataset.flash === `${dir}-a` ? `${dir}-b` : `${dir}-a`;
+}
+
+/** direction compares two numbers as up, down or same. */
+export function direction(before, after) {
+  if (before == null || after == null) return 'same';
+  return after > before ? 'up' : after < before ? 'down' : 'same';
+}
+
+/** element makes an element with a class and optional text, never parsing HTML. */
+export function element(tag, className, text) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  if (text != null) el.textContent = text;
+  return el;
+}

@@ -1,0 +1,70 @@
+// The shared worker: one EventSource per stream URL, whatever the number of tabs.
+// Browsers allow about six HTTP/1.1 connections per origin, so a stream per tab would
+// stall the seventh tab; here every tab with the same filters shares one stream.
+//
+// Tab → worker: {type: 'subscribe', url} | {type: 'unsubscribe'} | {type: 'info'}
+// Worker → tab: the Feed's messages (see feed.js), and {type: 'info', feeds} answers.
+
+import { Feed } from './feed.js';
+
+const LINGER_MS = 5000; // keep an unwatched stream briefly, so a reload resumes instantly
+
+const feeds = new Map(); // url → {feed, ports: Set, timer}
+
+self.addEventListener('connect', (e) => {
+  const port = e.ports[0];
+  let current = null; // {entry, fn}
+
+  const leave = () => {
+    if (!current) return;
+    const { entry, fn } = current;
+    current = null;
+    entry.feed.unsubscribe(fn);
+    entry.ports.delete(port);
+    if (entry.ports.size === 0) {
+      entry.timer = setTimeout(() => {
+        if (entry.ports.size > 0) return;
+        entry.feed.stop();
+        feeds.delete(entry.feed.url);
+      }, LINGER_MS);
+    }
+  };
+
+  port.addEventListener('message', (m) => {
+    const msg = m.data ?? {};
+    switch (msg.type) {
+      case 'subscribe': {
+        leave();
+        let entry = feeds.get(msg.url);
+        if (!entry) {
+          entry = { feed: new Feed(msg.url), ports: new Set(), timer: 0 };
+          feeds.set(msg.url, entry);
+          entry.feed.start();
+        }
+        clearTimeout(entry.timer);
+        entry.ports.add(port);
+        const fn = entry.feed.subscribe((out) => port.postMessage(out));
+        current = { entry, fn };
+        break;
+      }
+      case 'unsubscribe':
+        leave();
+        break;
+      case 'info':
+        port.postMessage({ type: 'info', feeds: info() });
+        break;
+    }
+  });
+  // Chromium fires close when the tab's end of the port goes away (tab closed, crashed).
+  port.addEventListener('close', leave);
+  port.start();
+});
+
+function info() {
+  return [...feeds.values()].map(({ feed, ports }) => ({
+    url: feed.url,
+    tabs: ports.size,
+    state: feed.state,
+    lastId: feed.board.id,
+  }));
+}

@@ -1,0 +1,206 @@
+// Feed owns one EventSource and the Board it builds. It runs in the shared worker
+// (one per stream URL, shared by every tab) or, where SharedWorker is missing, in the
+// page itself. Subscribers get plain messages:
+//
+//   {type: 'status', state, url}        connecting | live | reconnecting | offline
+//   {type: 'snapshot', snapshot}        the whole board; replaces what came before
+//   {type: 'reset', reason}             drop the board; a snapshot follows
+//   {type: 'event', name, id, data}     one price/score/play event, data as JSON text
+//   {type: 'history', symbol, points}   stored prices for a symbol's sparkline
+
+import { Board, SERIES_LENGTH } from './board.js';
+
+const EVENTS = ['price', 'score', 'play'];
+const HISTORY_FETCHES = 4; // in flight at once, well under the browser's 6 per origin
+const REOPEN_MIN_MS = 1000;
+const REOPEN_MAX_MS = 15000;
+
+export class Feed {
+  /** url is the absolute stream URL, filters included. */
+  constructor(url) {
+    this.url = url;
+    this.board = new Board();
+    this.state = 'connecting';
+    this.subscribers = new Set();
+    this.es = null;
+    this.reopenTimer = 0;
+    this.reopenDelay = REOPEN_MIN_MS;
+    this.generation = 0; // bumped on every snapshot so stale history is dropped
+    this.historyQueue = [];
+    this.historyWanted = new Set();
+    this.historyActive = 0;
+  }
+
+  /** subscribe adds fn; a late joiner is brought up to date first. */
+  subscribe(fn) {
+    this.subscribers.add(fn);
+    fn({ type: 'status', state: this.#visibleState(), url: this.url });
+    if (this.board.loaded) fn({ type: 'snapshot', snapshot: this.board.snapshot() });
+    return fn;
+  }
+
+  unsubscribe(fn) {
+    this.subscribers.delete(fn);
+  }
+
+  /** start opens the stream. The browser reconnects by itself from then on. */
+  start() {
+    if (this.es) return;
+    this.#open(this.url);
+  }
+
+  /** stop closes the stream for good (the last subscriber left). */
+  stop() {
+    clearTimeout(this.reopenTimer);
+    this.es?.close();
+    this.es = null;
+    this.generation++;
+  }
+
+  #emit(msg) {
+    for (const fn of this.subscribers) fn(msg);
+  }
+
+  #open(url) {
+    const es = new EventSource(url);
+    this.es = es;
+    es.addEventListener('open', () => {
+      this.reopenDelay = REOPEN_MIN_MS;
+      this.#setState('live');
+    });
+    // Never close on error: while readyState is CONNECTING the browser is already
+    // retrying (after the server's retry: hint) and will send Last-Event-ID.
+    es.addEventListener('error', () => {
+      if (es.readyState === EventSource.CLOSED) {
+        this.#setState('offline');
+        this.#scheduleReopen();
+      } else {
+        this.#setState('reconnecting');
+      }
+    });
+    es.addEventListener('snapshot', (e) => this.#snapshot(e));
+    es.addEventListener('reset', (e) => this.#reset(e));
+    for (const name of EVENTS) es.addEventListener(name, (e) => this.#event(name, e));
+  }
+
+  // The browser gives up (readyState CLOSED) on an HTTP error or a wrong content type,
+  // e.g. a 503 from a proxy while the server restarts. Open a new stream that resumes
+  // where this one stopped; ?lastEventId= stands in for the header a new EventSource
+  // cannot send.
+  #scheduleReopen() {
+    clearTimeout(this.reopenTimer);
+    const delay = this.reopenDelay * (0.75 + Math.random() / 2);
+    this.reopenDelay = Math.min(this.reopenDelay * 2, REOPEN_MAX_MS);
+    this.reopenTimer = setTimeout(() => {
+      if (this.es?.readyState !== EventSource.CLOSED) return;
+      let url = this.url;
+      if (this.board.loaded) {
+        const u = new URL(this.url);
+        u.searchParams.set('lastEventId', String(this.board.id));
+        url = u.href;
+      }
+      this.#open(url);
+    }, delay);
+  }
+
+  #setState(state) {
+    this.state = state;
+    this.#emit({ type: 'status', state: this.#visibleState(), url: this.url });
+  }
+
+  // "live" means the board is current, not just that a socket is open.
+  #visibleState() {
+    if (this.state === 'live' && !this.board.loaded) return 'connecting';
+    return this.state;
+  }
+
+  #snapshot(e) {
+    let snap;
+    try {
+      snap = JSON.parse(e.data);
+    } catch (err) {
+      console.error('tickerboard: unreadable snapshot', err);
+      return;
+    }
+    const wasLoaded = this.board.loaded;
+    this.board.load(snap);
+    this.generation++;
+    this.historyQueue = [];
+    this.historyWanted.clear();
+    this.#emit({ type: 'snapshot', snapshot: this.board.snapshot() });
+    if (!wasLoaded && this.state === 'live') this.#setState('live');
+    for (const symbol of this.board.quotes.keys()) this.#wantHistory(symbol);
+  }
+
+  #reset(e) {
+    let reason = '';
+    try {
+      reason = JSON.parse(e.data).reason ?? '';
+    } catch {
+      // a reset is a reset whatever its body says
+    }
+    this.board.clear();
+    this.generation++;
+    this.#emit({ type: 'reset', reason });
+  }
+
+  #event(name, e) {
+    const id = Number(e.lastEventId);
+    if (!this.board.loaded || !(id > this.board.id)) return; // before a snapshot, or a repeat
+    let data;
+    try {
+      data = JSON.parse(e.data);
+    } catch (err) {
+      console.error(`tickerboard: unreadable ${name} event ${id}`, err);
+      return;
+    }
+    const change = this.board.apply(name, id, data);
+    if (!change) return;
+    this.#emit({ type: 'event', name, id, data: e.data });
+    if (name === 'price' && !data.deleted) this.#wantHistory(data.symbol);
+  }
+
+  #wantHistory(symbol) {
+    if (this.historyWanted.has(symbol)) return;
+    this.historyWanted.add(symbol);
+    this.historyQueue.push(symbol);
+    this.#pumpHistory();
+  }
+
+  #pumpHistory() {
+    while (this.historyActive < HISTORY_FETCHES && this.historyQueue.length) {
+      const symbol = this.historyQueue.shift();
+      const generation = this.generation;
+      this.historyActive++;
+      fetchHistory(this.url, symbol)
+        .then((points) => {
+          if (generation !== this.generation || !points) return;
+          if (this.board.mergeHistory(symbol, points)) {
+            this.#emit({ type: 'history', symbol, points });
+          }
+        })
+        .catch((err) => console.warn(`tickerboard: history of ${symbol}:`, err.message))
+        .finally(() => {
+          this.historyActive--;
+          this.#pumpHistory();
+        });
+    }
+  }
+}
+
+// fetchHistory reads a symbol's stored prices, or null when the quote is gone.
+async function fetchHistory(streamURL, symbol) {
+  const url = new URL(`api/quotes/${encodeURIComponent(symbol)}/history`, baseOf(streamURL));
+  url.searchParams.set('limit', String(SERIES_LENGTH));
+  const res = await fetch(url, { headers: { Accept: 'application/json' } });
+  if (res.status === 404) return null;
+  if (!res.ok) throw new Error(`GET ${url.pathname}: HTTP ${res.status}`);
+  return res.json();
+}
+
+// baseOf is the app's root URL: the stream is at <root>events.
+function baseOf(streamURL) {
+  const u = new URL(streamURL);
+  u.search = '';
+  return new URL('./', u).href;
+}

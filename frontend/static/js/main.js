@@ -1,0 +1,209 @@
+// The board page: joins the stream (shared between tabs where the browser allows),
+// folds messages into a Board at once, and paints what changed once per animation
+// frame, so hundreds of updates a second cost one batch of DOM writes per frame.
+
+import { Board, parseTime } from './board.js';
+import { defaultFilters, FiltersView, loadFilters, saveFilters, streamURL } from './filters.js';
+import { ScoreboardView } from './scoreboard.js';
+import { connect } from './source.js';
+import { LagStats, StatusView } from './status.js';
+import { TickerView } from './ticker.js';
+
+const ROOT = new URL('../', import.meta.url); // the app's root, wherever it is mounted
+const PENDING_MAX = 10000; // lag samples waiting for a frame (a hidden tab gets none)
+
+const $ = (selector) => document.querySelector(selector);
+
+const board = new Board();
+const ticker = new TickerView($('#quotes tbody'), board);
+const scoreboard = new ScoreboardView(
+  {
+    live: $('#games tbody[data-group="live"]'),
+    scheduled: $('#games tbody[data-group="scheduled"]'),
+    final: $('#games tbody[data-group="final"]'),
+  },
+  $('#plays'),
+  board,
+);
+const status = new StatusView($('#status'));
+const lag = new LagStats(1000);
+
+/** stats are the page's counters, read by the browser tests and the benchmark. */
+const stats = {
+  events: 0, // events applied
+  repeats: 0, // events dropped as already seen
+  snapshots: 0,
+  resets: 0,
+  histories: 0,
+  frames: 0, // frames that painted something
+  cspViolations: [],
+  seen: new Map(), // "name:key" → events applied
+};
+
+let filters = loadFilters(location.href);
+let source = null;
+let state = 'connecting';
+let awaitingSnapshot = true;
+let perSecond = 0;
+let counted = 0;
+
+const dirtyQuotes = new Set();
+const dirtySparks = new Set();
+const dirtyGames = new Set();
+let playsDirty = false;
+let syncAll = false;
+let scheduled = false;
+const pendingCommits = []; // commit times (ms) of changes not yet painted
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case 'status':
+      state = msg.state;
+      status.setState(state);
+      break;
+    case 'snapshot':
+      board.load(msg.snapshot);
+      stats.snapshots++;
+      awaitingSnapshot = false;
+      syncAll = true;
+      schedule();
+      break;
+    case 'reset':
+      // Drop the state now; keep the old picture up until the snapshot that follows.
+      board.clear();
+      stats.resets++;
+      awaitingSnapshot = true;
+      break;
+    case 'event':
+      onEvent(msg);
+      break;
+    case 'history':
+      if (board.mergeHistory(msg.symbol, msg.points)) {
+        stats.histories++;
+        dirtySparks.add(msg.symbol);
+        schedule();
+      }
+      break;
+  }
+}
+
+function onEvent({ name, id, data: text }) {
+  const data = JSON.parse(text);
+  const change = board.apply(name, id, data);
+  if (!change) {
+    stats.repeats++;
+    return;
+  }
+  stats.events++;
+  counted++;
+  const key = `${name}:${change.key}`;
+  stats.seen.set(key, (stats.seen.get(key) ?? 0) + 1);
+  if (name === 'price') dirtyQuotes.add(change.key);
+  else if (name === 'score') dirtyGames.add(change.key);
+  else if (name === 'play') playsDirty = true;
+  if (pendingCommits.length >= PENDING_MAX) pendingCommits.shift();
+  pendingCommits.push(parseTime(data.updated_at ?? data.created_at));
+  schedule();
+}
+
+function schedule() {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(paint);
+}
+
+function paint() {
+  scheduled = false;
+  if (awaitingSnapshot) return; // after a reset: nothing trustworthy to show yet
+  if (syncAll) {
+    ticker.sync();
+    scoreboard.sync();
+  } else {
+    for (const symbol of dirtyQuotes) ticker.update(symbol);
+    for (const symbol of dirtySparks) if (!dirtyQuotes.has(symbol)) ticker.redrawSpark(symbol);
+    for (const id of dirtyGames) scoreboard.update(id);
+    if (playsDirty || dirtyGames.size) scoreboard.renderPlays();
+  }
+  syncAll = false;
+  playsDirty = false;
+  dirtyQuotes.clear();
+  dirtySparks.clear();
+  dirtyGames.clear();
+  status.setLastId(board.id);
+  $('#ticker').dataset.empty = String(board.quotes.size === 0);
+  $('#scores').dataset.empty = String(board.games.size === 0);
+  stats.frames++;
+  // The change is on screen once this frame is painted; measure to now, after the
+  // DOM writes, against the commit's wall-clock time.
+  const now = performance.timeOrigin + performance.now();
+  for (const t of pendingCommits) if (Number.isFinite(t)) lag.add(Math.max(0, now - t));
+  pendingCommits.length = 0;
+}
+
+function applyTopics() {
+  $('#ticker').hidden = !filters.topics.includes('price');
+  $('#scores').hidden = !filters.topics.includes('score');
+}
+
+function open() {
+  source?.close();
+  board.clear();
+  awaitingSnapshot = true;
+  source = connect(streamURL(ROOT, filters), onMessage);
+  status.setMode(source.mode);
+}
+
+new FiltersView($('#filters'), filters, (next) => {
+  filters = next;
+  saveFilters(filters);
+  applyTopics();
+  open();
+});
+
+setInterval(() => {
+  perSecond = counted;
+  counted = 0;
+  status.setFigures(perSecond, lag.summary());
+  status.setMode(source.mode);
+}, 1000);
+addEventListener('online', () => status.setState(state));
+addEventListener('offline', () => status.setState(state));
+document.addEventListener('securitypolicyviolation', (e) => {
+  stats.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+});
+
+/**
+ * window.tickerboard exposes the page's figures to tests and the benchmark: lag() is
+ * {n, p50, p99, max} in ms over the last 1000 changes painted.
+ */
+window.tickerboard = Object.freeze({
+  get mode() {
+    return source.mode;
+  },
+  get state() {
+    return state;
+  },
+  get lastId() {
+    return board.id;
+  },
+  get streamURL() {
+    return streamURL(ROOT, filters);
+  },
+  get filters() {
+    return structuredClone(filters);
+  },
+  get eventsPerSecond() {
+    return perSecond;
+  },
+  stats,
+  seen: (name, key) => stats.seen.get(`${name}:${key}`) ?? 0,
+  lag: () => lag.summary(),
+  clearLag: () => lag.clear(),
+  streams: () => source.info(),
+  defaults: defaultFilters,
+});
+
+applyTopics();
+open();
+status.setState(state);
+status.setFigures(0, lag.summary());
