@@ -1,0 +1,323 @@
+package feeds
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/tickerboard/tickerboard/store"
+)
+
+// resyncEvery is how often the score feed rereads the games in play, to adopt games a
+// human scheduled in its leagues and let go of those a human finished or deleted.
+const resyncEvery = 10 * time.Second
+
+// scoreFeed keeps about LiveGames games in play: it starts scheduled games when they
+// are due, plays them, makes them final and schedules new ones so the board never
+// empties.
+type scoreFeed struct {
+	w         ScoreWriter
+	o         Options
+	logger    *slog.Logger
+	seed      int64
+	rng       *rand.Rand // for scheduling; each game has its own
+	leagues   []string
+	live      map[int64]*game
+	scheduled map[int64]store.FeedGame
+	shown     map[int64]store.GameClock // the clock last written, per live game
+	step      time.Duration             // game clock per tick
+	spacing   time.Duration             // wall time between scheduled starts
+	clockAt   time.Time                 // when clocks were last written
+	syncedAt  time.Time                 // when games were last reread
+}
+
+func startScores(ctx context.Context, w ScoreWriter, o Options, seed int64, logger *slog.Logger) (*scoreFeed, error) {
+	f := &scoreFeed{
+		w: w, o: o, logger: logger, seed: seed,
+		rng:       rand.New(rand.NewPCG(uint64(seed), 0x5c0e)),
+		leagues:   leagueNames(),
+		live:      map[int64]*game{},
+		scheduled: map[int64]store.FeedGame{},
+		shown:     map[int64]store.GameClock{},
+		step:      time.Duration(float64(o.scoreTick) * o.GameSpeed),
+	}
+	var total, weights time.Duration
+	for _, l := range leagues {
+		total += time.Duration(leagueWeights[l.Name] * float64(l.duration()))
+		weights += time.Duration(leagueWeights[l.Name])
+	}
+	f.spacing = time.Duration(float64(total/weights) / o.GameSpeed / float64(o.LiveGames))
+	if err := f.resync(ctx, o.now()); err != nil {
+		return nil, err
+	}
+	logger.Info("score feed started", "live", len(f.live), "scheduled", len(f.scheduled),
+		"speed", o.GameSpeed, "seed", seed)
+	return f, nil
+}
+
+func (f *scoreFeed) run(ctx context.Context) error {
+	t := time.NewTicker(f.o.scoreTick)
+	defer t.Stop()
+	for {
+		if err := f.tick(ctx, f.o.now()); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// tick is one step of every game and of the schedule.
+func (f *scoreFeed) tick(ctx context.Context, now time.Time) error {
+	if now.Sub(f.syncedAt) >= resyncEvery {
+		if err := f.resync(ctx, now); err != nil {
+			return err
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(f.scheduled)) {
+		g := f.scheduled[id]
+		if g.Status == "live" || g.StartsAt == nil || !g.StartsAt.After(now) {
+			if err := f.start(ctx, g); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(f.live)) {
+		if err := f.play(ctx, f.live[id]); err != nil {
+			return err
+		}
+	}
+	if now.Sub(f.clockAt) >= f.o.clockEvery {
+		if err := f.writeClocks(ctx); err != nil {
+			return err
+		}
+		f.clockAt = now
+	}
+	return f.topUp(ctx, now)
+}
+
+// resync rereads the games of the feed's leagues that are not final and makes the
+// feed's view match: scores from the rows, new games adopted, vanished ones dropped.
+func (f *scoreFeed) resync(ctx context.Context, now time.Time) error {
+	rows, err := f.w.FeedGames(ctx, f.leagues)
+	if err != nil {
+		return err
+	}
+	f.syncedAt = now
+	seen := map[int64]bool{}
+	for _, row := range rows {
+		seen[row.ID] = true
+		if g, ok := f.live[row.ID]; ok {
+			g.sync(row)
+			continue
+		}
+		if row.Status == "live" && f.scheduled[row.ID].Status != "scheduled" {
+			g := newGame(f.seed, leagueNamed(row.League), row)
+			f.live[row.ID] = g
+			f.shown[row.ID] = store.GameClock{ID: row.ID, Period: row.Period, Clock: row.Clock}
+			continue
+		}
+		f.scheduled[row.ID] = row // a scheduled game, or one a human started by scoring
+	}
+	for id := range f.live {
+		if !seen[id] {
+			f.drop(id, "finished or deleted by someone else")
+		}
+	}
+	for id := range f.scheduled {
+		if !seen[id] {
+			delete(f.scheduled, id)
+		}
+	}
+	return nil
+}
+
+// start puts a scheduled game in play at the top of its first period.
+func (f *scoreFeed) start(ctx context.Context, row store.FeedGame) error {
+	delete(f.scheduled, row.ID)
+	g := newGame(f.seed, leagueNamed(row.League), store.FeedGame{
+		ID: row.ID, HomeTeam: row.HomeTeam, AwayTeam: row.AwayTeam, HomeScore: row.HomeScore, AwayScore: row.AwayScore,
+	})
+	row, err := f.w.StartGame(ctx, row.ID, g.period, g.clock())
+	if errors.Is(err, store.ErrGameOver) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	g.sync(row)
+	f.live[row.ID] = g
+	f.shown[row.ID] = store.GameClock{ID: row.ID, Period: row.Period, Clock: row.Clock}
+	f.logger.Debug("game started", "game", row.ID, "league", row.League, "home", row.HomeTeam, "away", row.AwayTeam)
+	return nil
+}
+
+// play advances one game a tick, writes its plays and makes it final when it is over.
+func (f *scoreFeed) play(ctx context.Context, g *game) error {
+	plays := g.advance(f.step)
+	for g.over {
+		if ok, err := f.writePlays(ctx, g, plays); !ok || err != nil {
+			return err
+		}
+		row, finished, err := f.w.FinishGame(ctx, g.id, g.finalClock(), g.tieAllowed())
+		if errors.Is(err, store.ErrGameOver) {
+			f.drop(g.id, "finished or deleted by someone else")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if finished {
+			f.drop(g.id, "")
+			f.logger.Debug("game final", "game", g.id, "home", row.HomeScore, "away", row.AwayScore, "clock", row.Clock)
+			_, err := f.w.PruneFinalGames(ctx, f.leagues, f.o.KeepFinals)
+			return err
+		}
+		plays = g.reopen(row) // someone levelled it: play on
+	}
+	_, err := f.writePlays(ctx, g, plays)
+	return err
+}
+
+// writePlays inserts plays in order. It reports false if the game turned out to be
+// final or gone (a human finished or deleted it), and lets the game go.
+func (f *scoreFeed) writePlays(ctx context.Context, g *game, plays []store.Play) (bool, error) {
+	for _, p := range plays {
+		err := f.w.AddPlay(ctx, p)
+		if errors.Is(err, store.ErrGameOver) {
+			f.drop(g.id, "finished or deleted by someone else")
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// writeClocks writes, in one statement, the clock of every live game whose clock
+// text moved, and learns their scores back.
+func (f *scoreFeed) writeClocks(ctx context.Context) error {
+	var clocks []store.GameClock
+	for _, id := range slices.Sorted(maps.Keys(f.live)) {
+		g := f.live[id]
+		c := store.GameClock{ID: id, Period: g.period, Clock: g.clock()}
+		if c != f.shown[id] {
+			clocks = append(clocks, c)
+		}
+	}
+	if len(clocks) == 0 {
+		return nil
+	}
+	rows, err := f.w.SetGameClocks(ctx, clocks)
+	if err != nil {
+		return err
+	}
+	updated := map[int64]bool{}
+	for _, row := range rows {
+		updated[row.ID] = true
+		f.live[row.ID].sync(row)
+	}
+	for _, c := range clocks {
+		if updated[c.ID] {
+			f.shown[c.ID] = c
+		} else {
+			f.drop(c.ID, "finished or deleted by someone else")
+		}
+	}
+	return nil
+}
+
+func (f *scoreFeed) drop(id int64, why string) {
+	delete(f.live, id)
+	delete(f.shown, id)
+	if why != "" {
+		f.logger.Info("score feed: leaving a game alone", "game", id, "why", why)
+	}
+}
+
+// topUp schedules games until LiveGames are in play or due, plus a queue of upcoming
+// ones: the first LiveGames start within seconds of each other, the rest a spacing
+// apart, which keeps about LiveGames in play as games end.
+func (f *scoreFeed) topUp(ctx context.Context, now time.Time) error {
+	upcoming := max(2, f.o.LiveGames/2)
+	for len(f.live)+len(f.scheduled) < f.o.LiveGames+upcoming {
+		n := len(f.live) + len(f.scheduled)
+		var startsAt time.Time
+		if n < f.o.LiveGames {
+			startsAt = now.Add(time.Duration(n+1) * f.spacing / 30)
+		} else {
+			latest := now
+			for _, g := range f.scheduled {
+				if g.StartsAt != nil && g.StartsAt.After(latest) {
+					latest = *g.StartsAt
+				}
+			}
+			startsAt = latest.Add(f.spacing)
+		}
+		ng, ok := f.pairing(startsAt)
+		if !ok {
+			return nil // every team is busy
+		}
+		row, err := f.w.ScheduleGame(ctx, ng)
+		if err != nil {
+			return err
+		}
+		f.scheduled[row.ID] = row
+	}
+	return nil
+}
+
+// pairing picks a league (favouring those with fewer games on, by their weights) and
+// two of its teams that are not playing or scheduled.
+func (f *scoreFeed) pairing(startsAt time.Time) (store.NewGame, bool) {
+	busy := map[string]bool{}
+	count := map[string]int{}
+	for _, g := range f.live {
+		busy[g.teams[0].name], busy[g.teams[1].name] = true, true
+		count[g.lg.Name]++
+	}
+	for _, g := range f.scheduled {
+		busy[g.HomeTeam], busy[g.AwayTeam] = true, true
+		count[g.League]++
+	}
+	var weights []float64
+	var candidates [][]string
+	var names []string
+	for _, l := range leagues {
+		var free []string
+		for _, t := range l.Teams {
+			if !busy[t] {
+				free = append(free, t)
+			}
+		}
+		if len(free) < 2 {
+			continue
+		}
+		weights = append(weights, leagueWeights[l.Name]/float64(1+count[l.Name]))
+		candidates = append(candidates, free)
+		names = append(names, l.Name)
+	}
+	if len(names) == 0 {
+		return store.NewGame{}, false
+	}
+	indices := make([]int, len(names))
+	for i := range indices {
+		indices[i] = i
+	}
+	i := pick(f.rng, weights, indices)
+	free := candidates[i]
+	h := f.rng.IntN(len(free))
+	a := f.rng.IntN(len(free) - 1)
+	if a >= h {
+		a++
+	}
+	return store.NewGame{League: names[i], HomeTeam: free[h], AwayTeam: free[a], StartsAt: startsAt}, true
+}
