@@ -18,14 +18,14 @@ import (
 
 const (
 	tradingDaysPerYear = 252
-	marketWeight       = 0.5   // loading on the market factor: cross-sector correlation 0.25
-	sectorWeight       = 0.5   // loading on the sector factor: in-sector correlation 0.5
-	jumpsPerDay        = 0.1   // news jumps per instrument per trading day
-	jumpSize           = 1.5   // a jump's standard deviation, in daily volatilities
-	overnightShare     = 0.2   // share of a day's variance that happens overnight
+	marketWeight       = 0.5 // loading on the market factor: cross-sector correlation 0.25
+	sectorWeight       = 0.5 // loading on the sector factor: in-sector correlation 0.5
+	jumpsPerDay        = 0.1 // news jumps per instrument per trading day
+	jumpSize           = 1.5 // a jump's standard deviation, in daily volatilities
+	overnightShare     = 0.2 // share of a day's variance that happens overnight
 	// intradayShare is the share of a day's variance left to the session's diffusion, so
 	// that with gaps and jumps an instrument's volatility is the one configured.
-	intradayShare = 1 - overnightShare - jumpsPerDay*jumpSize*jumpSize
+	intradayShare      = 1 - overnightShare - jumpsPerDay*jumpSize*jumpSize
 	maxTicksPerSecond  = 20    // above this rate, ticks carry several updates
 	minSharesPerUpdate = 100   // a round lot
 	volumeNoise        = 0.6   // lognormal sigma of volume per update
