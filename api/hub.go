@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"sort"
 	"strconv"
 	"sync"
@@ -110,6 +111,27 @@ func (h *Hub) Last() int64 {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.last
+}
+
+// WaitFor blocks until the hub has published event id (or a later one), the hub
+// closes, or ctx ends; it reports whether the event was reached.
+func (h *Hub) WaitFor(ctx context.Context, id int64) bool {
+	for {
+		h.mu.RLock()
+		last, wake, closed := h.last, h.wake, h.closed
+		h.mu.RUnlock()
+		if last >= id {
+			return true
+		}
+		if closed {
+			return false
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // position is where a new subscriber starts: the next sequence number and the id of

@@ -18,10 +18,12 @@ func (s *server) routes() http.Handler {
 	r.Handle("/healthz", s.handleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", s.handleReadyz()).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	r.PathPrefix("/").Handler(s.handleStatic()).Methods(http.MethodGet, http.MethodHead)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+clip(r.URL.Path))
 	})
+	r.PathPrefix("/api/").Handler(notFound)
+	r.PathPrefix("/").Handler(s.handleStatic()).Methods(http.MethodGet, http.MethodHead)
+	r.NotFoundHandler = notFound
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed here")
 	})
