@@ -1,0 +1,72 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/tickerboard/tickerboard/feeds"
+	"github.com/tickerboard/tickerboard/store"
+)
+
+// config is the server's configuration: flags, which override environment variables,
+// which override the defaults.
+type config struct {
+	addr        string
+	databaseURL string
+	feeds       string
+	retention   time.Duration
+	pruneEvery  time.Duration
+	maxStreams  int
+	maxPerIP    int
+	logLevel    string
+	feedOpts    feeds.Options
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("tickerboard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.addr, "addr", env("TICKERBOARD_ADDR", "127.0.0.1:8080"), "listen address (env TICKERBOARD_ADDR)")
+	fs.StringVar(&c.databaseURL, "database-url", env("DATABASE_URL", store.DefaultURL), "PostgreSQL URL; the database is created if missing (env DATABASE_URL)")
+	fs.StringVar(&c.feeds, "feeds", env("TICKERBOARD_FEEDS", "prices,scores"), "simulated feeds to run on the leader: prices, scores, or none (env TICKERBOARD_FEEDS)")
+	retention, err := time.ParseDuration(env("TICKERBOARD_RETENTION", "1h"))
+	if err != nil {
+		return nil, fmt.Errorf("TICKERBOARD_RETENTION: %w", err)
+	}
+	fs.DurationVar(&c.retention, "retention", retention, "how long the change log and price history are kept (env TICKERBOARD_RETENTION)")
+	fs.DurationVar(&c.pruneEvery, "prune-every", time.Minute, "how often the leader prunes the change log")
+	fs.IntVar(&c.maxStreams, "max-streams", 10_000, "most concurrent SSE streams this instance serves")
+	fs.IntVar(&c.maxPerIP, "max-streams-per-ip", 0, "most concurrent SSE streams per client address (0: no limit)")
+	fs.StringVar(&c.logLevel, "log-level", env("TICKERBOARD_LOG_LEVEL", "info"), "debug, info, warn or error (env TICKERBOARD_LOG_LEVEL)")
+	c.feedOpts.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.retention < time.Minute {
+		return nil, fmt.Errorf("-retention %s: must be at least 1m", c.retention)
+	}
+	for _, f := range strings.Split(c.feeds, ",") {
+		switch strings.TrimSpace(f) {
+		case "prices":
+			c.feedOpts.Prices = true
+		case "scores":
+			c.feedOpts.Scores = true
+		case "none", "":
+		default:
+			return nil, fmt.Errorf("-feeds: unknown feed %q (want prices, scores or none)", f)
+		}
+	}
+	return c, nil
+}
