@@ -54,6 +54,9 @@ func startScores(ctx context.Context, w ScoreWriter, o Options, seed int64, logg
 	if err := f.resync(ctx, o.now()); err != nil {
 		return nil, err
 	}
+	if _, err := w.PruneFinalGames(ctx, f.leagues, o.KeepFinals); err != nil {
+		return nil, err
+	}
 	logger.Info("score feed started", "live", len(f.live), "scheduled", len(f.scheduled),
 		"speed", o.GameSpeed, "seed", seed)
 	return f, nil
