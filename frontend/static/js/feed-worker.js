@@ -2,12 +2,12 @@
 // Browsers allow about six HTTP/1.1 connections per origin, so a stream per tab would
 // stall the seventh tab; here every tab with the same filters shares one stream.
 //
-// Tab → worker: {type: 'subscribe', url} | {type: 'unsubscribe'} | {type: 'info'}
+// Tab → worker: {type: 'subscribe', url} | {type: 'unsubscribe', linger} | {type: 'info'}
 // Worker → tab: the Feed's messages (see feed.js), and {type: 'info', feeds} answers.
 
 import { Feed } from './feed.js';
 
-const LINGER_MS = 5000; // keep an unwatched stream briefly, so a reload resumes instantly
+const LINGER_MS = 5000; // keep a stream whose last tab is reloading, so it resumes at once
 
 const feeds = new Map(); // url → {feed, ports: Set, timer}
 
@@ -15,26 +15,30 @@ self.addEventListener('connect', (e) => {
   const port = e.ports[0];
   let current = null; // {entry, fn}
 
-  const leave = () => {
+  // leave drops this tab's subscription. The stream ends with its last tab; with
+  // linger, only if no tab takes it up again within LINGER_MS (a reload does).
+  const leave = (linger) => {
     if (!current) return;
     const { entry, fn } = current;
     current = null;
     entry.feed.unsubscribe(fn);
     entry.ports.delete(port);
-    if (entry.ports.size === 0) {
-      entry.timer = setTimeout(() => {
-        if (entry.ports.size > 0) return;
-        entry.feed.stop();
-        feeds.delete(entry.feed.url);
-      }, LINGER_MS);
-    }
+    if (entry.ports.size > 0) return;
+    const end = () => {
+      if (entry.ports.size > 0 || feeds.get(entry.feed.url) !== entry) return;
+      entry.feed.stop();
+      feeds.delete(entry.feed.url);
+    };
+    clearTimeout(entry.timer);
+    if (linger) entry.timer = setTimeout(end, LINGER_MS);
+    else end();
   };
 
   port.addEventListener('message', (m) => {
     const msg = m.data ?? {};
     switch (msg.type) {
       case 'subscribe': {
-        leave();
+        leave(false);
         let entry = feeds.get(msg.url);
         if (!entry) {
           entry = { feed: new Feed(msg.url), ports: new Set(), timer: 0 };
@@ -48,7 +52,7 @@ self.addEventListener('connect', (e) => {
         break;
       }
       case 'unsubscribe':
-        leave();
+        leave(Boolean(msg.linger));
         break;
       case 'info':
         port.postMessage({ type: 'info', feeds: info() });
@@ -56,7 +60,7 @@ self.addEventListener('connect', (e) => {
     }
   });
   // Chromium fires close when the tab's end of the port goes away (tab closed, crashed).
-  port.addEventListener('close', leave);
+  port.addEventListener('close', () => leave(true));
   port.start();
 });
 

@@ -50,14 +50,11 @@ export class ScoreboardView {
     this.#score(row, 'homeScore', g.home_score, animate);
     const status = GROUPS.includes(g.status) ? g.status : 'live';
     if (status === 'final') {
-      setText(row.period, 'Final');
-      setText(row.clock, '');
+      setText(row.when, 'Final');
     } else if (status === 'scheduled') {
-      setText(row.period, formatStart(parseTime(g.starts_at)));
-      setText(row.clock, '');
+      setText(row.when, formatStart(parseTime(g.starts_at)));
     } else {
-      setText(row.period, formatPeriod(g.league, g.period));
-      setText(row.clock, g.clock ?? '');
+      setText(row.when, `${formatPeriod(g.league, g.period)} ${g.clock ?? ''}`.trim());
     }
     const order = status === 'scheduled' ? [parseTime(g.starts_at) || Infinity, g.id] : [g.id];
     if (row.status !== status || String(row.order) !== String(order)) {
@@ -110,11 +107,8 @@ export class ScoreboardView {
     const homeScore = element('td', 'num score home-score');
     const home = element('td', 'team home text');
     const when = element('td', 'when');
-    const period = element('span', 'period');
-    const clock = element('span', 'clock');
-    when.append(period, clock);
     tr.append(league, away, awayScore, homeScore, home, when);
-    const row = { tr, league, away, awayScore, homeScore, home, period, clock, status: '', order: [], last: {} };
+    const row = { tr, league, away, awayScore, homeScore, home, when, status: '', order: [], last: {} };
     this.rows.set(id, row);
     return row;
   }

@@ -70,7 +70,7 @@ function connectShared(url, onMessage) {
 
   // A page going into the back/forward cache stops listening; it picks up again, with
   // a fresh snapshot from the worker, when it comes back.
-  const onHide = () => port.postMessage({ type: 'unsubscribe' });
+  const onHide = () => port.postMessage({ type: 'unsubscribe', linger: true });
   const onShow = (e) => e.persisted && port.postMessage({ type: 'subscribe', url });
   addEventListener('pagehide', onHide);
   addEventListener('pageshow', onShow);
@@ -86,7 +86,7 @@ function connectShared(url, onMessage) {
         fallback.close();
         return;
       }
-      port.postMessage({ type: 'unsubscribe' });
+      port.postMessage({ type: 'unsubscribe', linger: false });
       port.close();
     },
     info() {

@@ -19,8 +19,8 @@ export function createSparkline() {
   let drawn = '';
   return {
     el: svg,
-    draw(points) {
-      const text = pointsText(points ?? []);
+    draw(points = []) {
+      const text = pointsText(points);
       if (text === drawn) return;
       drawn = text;
       line.setAttribute('points', text);

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/tickerboard/tickerboard/internal/testdb"
+)
+
+// waitTimeout bounds every wait for the page to show something. The waits poll the
+// DOM, so a passing test takes as long as the page needs, not this long.
+const waitTimeout = 20 * time.Second
+
+// chromiumPath finds the browser: $CHROMIUM, else Debian's /usr/bin/chromium, else
+// a chromium or chrome on PATH. Without one the test is skipped, or fails under CI.
+func chromiumPath(t testing.TB) string {
+	t.Helper()
+	candidates := []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium"}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			candidates = append(candidates, p)
+		}
+	}
+	for _, p := range candidates {
+		if p == "" {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	testdb.Require(t, "chromium not found (set CHROMIUM or install Debian's chromium)")
+	return ""
+}
+
+// newBrowser starts a headless Chromium with a fresh profile, closed when t ends.
+// Each test gets its own, so no SharedWorker or localStorage leaks between tests.
+func newBrowser(t testing.TB) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(1400, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	// The first Do starts the browser and binds it to ctx, which has no deadline.
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		cancelAlloc()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// tab is one browser tab (in a window of its own, so it gets animation frames) that
+// records what a test must never see: uncaught exceptions, CSP violations, dialogs.
+type tab struct {
+	t    testing.TB
+	ctx  context.Context
+	name string
+
+	mu       sync.Mutex
+	problems []string // exceptions and CSP violations
+	dialogs  []string
+}
+
+type tabOption func(*tab) error
+
+// withoutSharedWorker loads every page of the tab as a browser without SharedWorker
+// would, to prove the page falls back to a stream of its own.
+func withoutSharedWorker(tb *tab) error {
+	return chromedp.Do(tb.ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: "delete window.SharedWorker;"})
+		return err
+	}))
+}
+
+// newTab opens a tab in browser. When t ends it saves a screenshot under
+// artifacts/browser/ and fails t if the page threw, broke its CSP or opened a dialog.
+func newTab(t testing.TB, browser context.Context, name string, opts ...tabOption) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	tb := &tab{t: t, ctx: ctx, name: name}
+	if err := chromedp.Do(ctx); err != nil { // opens the tab
+		cancel()
+		t.Fatalf("open tab %s: %v", name, err)
+	}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || strings.Contains(m.Text, "Content Security Policy") {
+				tb.mu.Lock()
+				tb.problems = append(tb.problems, m.String())
+				tb.mu.Unlock()
+			}
+		}
+	}()
+	dialogs := make(chan string, 16)
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			select {
+			case dialogs <- string(d.Type) + ": " + d.Message:
+			default:
+			}
+		}
+	}); err != nil {
+		cancel()
+		t.Fatalf("listen to tab %s: %v", name, err)
+	}
+	go func() { // a dialog blocks the page until answered: record it, dismiss it
+		for {
+			select {
+			case msg := <-dialogs:
+				tb.mu.Lock()
+				tb.dialogs = append(tb.dialogs, msg)
+				tb.mu.Unlock()
+				chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for _, opt := range opts {
+		if err := opt(tb); err != nil {
+			cancel()
+			t.Fatalf("set up tab %s: %v", name, err)
+		}
+	}
+	t.Cleanup(func() {
+		tb.screenshot()
+		cancel()
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		for _, p := range tb.problems {
+			t.Errorf("tab %s: %s", name, p)
+		}
+		for _, d := range tb.dialogs {
+			t.Errorf("tab %s: a dialog opened: %s", name, d)
+		}
+	})
+	return tb
+}
+
+// open loads the board at url and waits until it is live with its snapshot shown.
+func (tb *tab) open(url string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		tb.t.Fatalf("tab %s: load %s: %v", tb.name, url, err)
+	}
+	tb.waitFor("the board to be live", `window.tickerboard?.state === 'live' && window.tickerboard.stats.snapshots > 0`)
+}
+
+// waitFor polls the page until the JavaScript expression is truthy, failing the test
+// with what it waited for and the page's state when it never is.
+func (tb *tab) waitFor(what, expr string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(waitTimeout)))
+	if err != nil {
+		tb.t.Fatalf("tab %s: waiting for %s: %v\n  condition: %s\n  page: %s", tb.name, what, err, expr, tb.describe())
+	}
+}
+
+// describe summarises the page for a failure message.
+func (tb *tab) describe() string {
+	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({
+		state: window.tickerboard?.state, mode: window.tickerboard?.mode,
+		lastId: window.tickerboard?.lastId, stats: window.tickerboard?.stats,
+		text: document.querySelector('main')?.innerText.slice(0, 1500)})`))
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	return s
+}
+
+// eval evaluates expr in tab and decodes its value into T, failing the test on error.
+func eval[T any](tb *tab, expr string) T {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.t.Fatalf("tab %s: evaluate %s: %v", tb.name, expr, err)
+	}
+	return v
+}
+
+// do runs actions in tab, failing the test on error.
+func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		tb.t.Fatalf("tab %s: %v", tb.name, err)
+	}
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// screenshot saves the tab as artifacts/browser/<test>[-<tab>].png at the repo root.
+func (tb *tab) screenshot() {
+	dir, err := artifactsDir()
+	if err != nil {
+		tb.t.Logf("no screenshot: %v", err)
+		return
+	}
+	name := unsafeName.ReplaceAllString(tb.t.Name(), "_")
+	if tb.name != "" {
+		name += "-" + tb.name
+	}
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Logf("no screenshot of tab %s: %v", tb.name, err)
+		return
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		tb.t.Logf("save screenshot: %v", err)
+	}
+}
+
+// artifactsDir is artifacts/browser/ at the module root (found from go.mod), created
+// if missing.
+func artifactsDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	out := filepath.Join(dir, "artifacts", "browser")
+	return out, os.MkdirAll(out, 0o755)
+}
+
+// js quotes s as a JavaScript string literal, for building expressions from data.
+func js(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
