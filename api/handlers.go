@@ -154,7 +154,7 @@ func (s *server) handleEvents() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		release, reason := s.limits.acquire(clientIP(r))
+		release, reason := s.limits.acquire(s.access.clientIP(r))
 		if release == nil {
 			s.metrics.rejected.WithLabelValues(reason).Inc()
 			w.Header().Set("Retry-After", "5")

@@ -1,10 +1,6 @@
 package api
 
-import (
-	"net"
-	"net/http"
-	"sync"
-)
+import "sync"
 
 // Limits bounds how many streams the server holds.
 type Limits struct {
@@ -49,12 +45,4 @@ func (l *limiter) acquire(ip string) (release func(), reason string) {
 			}
 		})
 	}, ""
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -27,7 +27,7 @@ func (s *server) routes() http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed here")
 	})
-	return securityHeaders(r)
+	return securityHeaders(limitRequest(s.access.cors(s.access.guard(r))))
 }
 
 // securityHeaders sets the headers every response carries: the page loads nothing

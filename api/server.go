@@ -35,6 +35,7 @@ type Deps struct {
 	Gauges    Gauges
 	Stream    StreamConfig
 	Limits    Limits
+	Access    Access
 }
 
 type server struct {
@@ -45,6 +46,7 @@ type server struct {
 	ready   func() bool
 	stream  StreamConfig
 	limits  *limiter
+	access  Access
 	metrics *metrics
 }
 
@@ -64,6 +66,7 @@ func NewServer(d Deps) http.Handler {
 		ready:   d.Listening,
 		stream:  d.Stream,
 		limits:  newLimiter(d.Limits),
+		access:  d.Access,
 		metrics: newMetrics(d.Gauges),
 	}
 	return s.routes()

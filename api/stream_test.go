@@ -30,6 +30,12 @@ type env struct {
 
 func newEnv(t *testing.T, ringSize int) *env {
 	t.Helper()
+	return newEnvWith(t, ringSize, nil)
+}
+
+// newEnvWith is newEnv with a chance to adjust the server's Deps.
+func newEnvWith(t *testing.T, ringSize int, adjust func(*api.Deps)) *env {
+	t.Helper()
 	st, dbURL := testdb.Open(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	pos, err := st.Position(ctx)
@@ -41,11 +47,15 @@ func newEnv(t *testing.T, ringSize int) *env {
 	n := store.NewNotifier(st, pos.Head, hub.Publish, logger)
 	done := make(chan struct{})
 	go func() { defer close(done); n.Run(ctx) }()
-	h := api.NewServer(api.Deps{
+	deps := api.Deps{
 		Board: st, Hub: hub, Logger: logger,
 		Static:    fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>t</title>")}},
 		Listening: func() bool { c, _ := n.State(); return c },
-	})
+	}
+	if adjust != nil {
+		adjust(&deps)
+	}
+	h := api.NewServer(deps)
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		hub.Close()
@@ -72,18 +82,41 @@ type client struct {
 
 func (e *env) connect(t *testing.T, query, lastEventID string) *client {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.url+"/events"+query, nil)
+	h := map[string]string{}
 	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
+		h["Last-Event-ID"] = lastEventID
+	}
+	return e.connectWith(t, query, h)
+}
+
+// connectWith opens /events with the given headers and fails the test unless it streams.
+func (e *env) connectWith(t *testing.T, query string, header map[string]string) *client {
+	t.Helper()
+	c, status := e.tryConnectQuery(t, query, header)
+	if status != http.StatusOK {
+		t.Fatalf("GET /events%s: %d", query, status)
+	}
+	return c
+}
+
+func (e *env) tryConnect(t *testing.T, header map[string]string) (*client, int) {
+	return e.tryConnectQuery(t, "", header)
+}
+
+func (e *env) tryConnectQuery(t *testing.T, query string, header map[string]string) (*client, int) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/events"+query, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(resp.Body)
+		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		t.Fatalf("GET /events%s: %s %s", query, resp.Status, body)
+		return nil, resp.StatusCode
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type %q", ct)
@@ -101,7 +134,7 @@ func (e *env) connect(t *testing.T, query, lastEventID string) *client {
 		}
 	}()
 	t.Cleanup(c.close)
-	return c
+	return c, http.StatusOK
 }
 
 func (c *client) close() { c.resp.Body.Close() }

@@ -4,9 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tickerboard/tickerboard/api"
 	"github.com/tickerboard/tickerboard/feeds"
 	"github.com/tickerboard/tickerboard/store"
 )
@@ -22,6 +25,7 @@ type config struct {
 	maxStreams  int
 	maxPerIP    int
 	logLevel    string
+	access      api.Access
 	feedOpts    feeds.Options
 }
 
@@ -44,11 +48,25 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	fs.DurationVar(&c.retention, "retention", retention, "how long the change log and price history are kept (env TICKERBOARD_RETENTION)")
 	fs.DurationVar(&c.pruneEvery, "prune-every", time.Minute, "how often the leader prunes the change log")
-	fs.IntVar(&c.maxStreams, "max-streams", 10_000, "most concurrent SSE streams this instance serves")
-	fs.IntVar(&c.maxPerIP, "max-streams-per-ip", 0, "most concurrent SSE streams per client address (0: no limit)")
+	maxStreams, err := strconv.Atoi(env("TICKERBOARD_MAX_STREAMS", "10000"))
+	if err != nil {
+		return nil, fmt.Errorf("TICKERBOARD_MAX_STREAMS: %w", err)
+	}
+	maxPerIP, err := strconv.Atoi(env("TICKERBOARD_MAX_STREAMS_PER_IP", "0"))
+	if err != nil {
+		return nil, fmt.Errorf("TICKERBOARD_MAX_STREAMS_PER_IP: %w", err)
+	}
+	fs.IntVar(&c.maxStreams, "max-streams", maxStreams, "most concurrent SSE streams this instance serves (env TICKERBOARD_MAX_STREAMS)")
+	fs.IntVar(&c.maxPerIP, "max-streams-per-ip", maxPerIP, "most concurrent SSE streams per client address, 0 for no limit (env TICKERBOARD_MAX_STREAMS_PER_IP)")
+	fs.StringVar(&c.access.Token, "token", getenv("TICKERBOARD_TOKEN"), "if set, viewers need this token: open /?token=… once (env TICKERBOARD_TOKEN)")
+	origins := fs.String("cors-origins", getenv("TICKERBOARD_CORS_ORIGINS"), "comma-separated origins allowed to use the API cross-site, e.g. https://example.com (env TICKERBOARD_CORS_ORIGINS)")
+	fs.BoolVar(&c.access.TrustProxy, "trust-proxy", env("TICKERBOARD_TRUST_PROXY", "false") == "true", "take client addresses from X-Real-IP/X-Forwarded-For, for per-address limits behind a proxy (env TICKERBOARD_TRUST_PROXY)")
 	fs.StringVar(&c.logLevel, "log-level", env("TICKERBOARD_LOG_LEVEL", "info"), "debug, info, warn or error (env TICKERBOARD_LOG_LEVEL)")
 	c.feedOpts.Register(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if c.access.CORSOrigins, err = parseOrigins(*origins); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -69,4 +87,21 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		}
 	}
 	return c, nil
+}
+
+// parseOrigins reads the CORS allowlist: exact origins only, never "*".
+func parseOrigins(list string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(list, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if o == "*" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			return nil, fmt.Errorf("-cors-origins: %q is not an origin like https://example.com (no wildcards)", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }

@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Gauges: api.Gauges{EventsRead: notifier.Fetched, Reconnects: notifier.Reconnects, Leading: leader.Leading},
 		Stream: api.DefaultStreamConfig,
 		Limits: api.Limits{MaxStreams: cfg.maxStreams, MaxStreamsPerIP: cfg.maxPerIP},
+		Access: cfg.access,
 	})
 
 	ln, err := net.Listen("tcp", cfg.addr)

@@ -173,6 +173,9 @@ func TestConfigErrorsSayWhatIsWrong(t *testing.T) {
 		{nil, map[string]string{"TICKERBOARD_RETENTION": "forever"}, "TICKERBOARD_RETENTION"},
 		{[]string{"-log-level", "loud"}, nil, "-log-level"},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
+		{[]string{"-cors-origins", "*"}, nil, "no wildcards"},
+		{nil, map[string]string{"TICKERBOARD_CORS_ORIGINS": "https://ok.example, example.com"}, `"example.com" is not an origin`},
+		{nil, map[string]string{"TICKERBOARD_MAX_STREAMS": "lots"}, "TICKERBOARD_MAX_STREAMS"},
 	}
 	for _, c := range cases {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
