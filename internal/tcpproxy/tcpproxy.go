@@ -1,0 +1,168 @@
+// Package tcpproxy is a TCP proxy for tests that must take a network path away and
+// give it back: point a client (the server's DATABASE_URL) at the proxy, then Cut it to
+// play "the database is down" and Restore it to play "the database is back", while the
+// test itself still talks to the real server directly.
+package tcpproxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// Proxy forwards every connection it accepts to one target address. While cut, it
+// resets every connection it holds and every new one, as a dead host or a closed port
+// would, so clients see errors at once rather than hangs.
+type Proxy struct {
+	target string
+	ln     net.Listener
+
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]struct{} // both ends of every open pair
+	closed bool
+
+	accepted atomic.Int64
+	refused  atomic.Int64
+	wg       sync.WaitGroup
+}
+
+// Listen starts a proxy on a free port of 127.0.0.1 forwarding to target (host:port).
+func Listen(target string) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("tcpproxy: listen: %w", err)
+	}
+	p := &Proxy{target: target, ln: ln, conns: make(map[net.Conn]struct{})}
+	p.wg.Add(1)
+	go p.serve()
+	return p, nil
+}
+
+// Addr is the host:port clients should dial instead of the target.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Accepted counts the connections forwarded to the target so far.
+func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
+
+// Refused counts the connections reset because the proxy was cut.
+func (p *Proxy) Refused() int64 { return p.refused.Load() }
+
+// Open counts the client connections being forwarded now.
+func (p *Proxy) Open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns) / 2
+}
+
+// Cut resets every forwarded connection and refuses new ones until Restore. When Cut
+// returns, no byte passes the proxy any more.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for c := range p.conns {
+		reset(c)
+	}
+	clear(p.conns)
+}
+
+// Restore lets connections through again. Connections cut before stay dead, as after a
+// real outage; clients must reconnect.
+func (p *Proxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+}
+
+// Close stops the proxy, resets every connection and waits for its goroutines to end.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		reset(c)
+	}
+	clear(p.conns)
+	p.mu.Unlock()
+	err := p.ln.Close()
+	p.wg.Wait()
+	return err
+}
+
+func (p *Proxy) serve() {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // a transient accept error (say, EMFILE) must not stop the proxy
+		}
+		p.mu.Lock()
+		refuse := p.cut || p.closed
+		p.mu.Unlock()
+		if refuse {
+			p.refused.Add(1)
+			reset(client)
+			continue
+		}
+		p.wg.Add(1)
+		go p.forward(client)
+	}
+}
+
+// forward dials the target for client and copies bytes both ways until either side
+// ends or the proxy is cut.
+func (p *Proxy) forward(client net.Conn) {
+	defer p.wg.Done()
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		reset(client)
+		return
+	}
+	p.mu.Lock()
+	if p.cut || p.closed {
+		p.mu.Unlock()
+		p.refused.Add(1)
+		reset(client)
+		reset(server)
+		return
+	}
+	p.conns[client] = struct{}{}
+	p.conns[server] = struct{}{}
+	p.mu.Unlock()
+	p.accepted.Add(1)
+
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		io.Copy(dst, src)
+		// Pass a clean end on (the peer sees EOF, as with a direct connection).
+		if tc, ok := dst.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go pipe(server, client)
+	go pipe(client, server)
+	<-done
+	<-done
+	p.mu.Lock()
+	delete(p.conns, client)
+	delete(p.conns, server)
+	p.mu.Unlock()
+	client.Close()
+	server.Close()
+}
+
+// reset closes c with an RST rather than a FIN, so the peer fails at once, as when a
+// host goes away, instead of reading a clean end of stream.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
