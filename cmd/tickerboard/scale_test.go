@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickerboard/tickerboard/internal/sse"
+	"github.com/tickerboard/tickerboard/internal/testdb"
+)
+
+// metric scrapes /metrics and returns the value of one unlabelled series.
+func metric(t *testing.T, base, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s = %q", name, v)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s/metrics has no %s", base, name)
+	return 0
+}
+
+// waitMetric polls /metrics until name has value want.
+func waitMetric(t *testing.T, base, name string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for metric(t, base, name) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s on %s never became %v", name, base, want)
+		}
+		time.Sleep(50 * time.Millisecond) // leadership changes are not observable otherwise
+	}
+}
+
+// Two instances on one database: exactly one leads; stop it and the other takes over.
+func TestOneLeaderAmongInstancesAndFailover(t *testing.T) {
+	dbURL := testdb.URL(t)
+	a := startServer(t, dbURL, "127.0.0.1:0")
+	b := startServer(t, dbURL, "127.0.0.1:0")
+	deadline := time.Now().Add(20 * time.Second)
+	for metric(t, a.URL, "tickerboard_leader")+metric(t, b.URL, "tickerboard_leader") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("never exactly one leader")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	leader, follower := a, b
+	if metric(t, b.URL, "tickerboard_leader") == 1 {
+		leader, follower = b, a
+	}
+	start := time.Now()
+	leader.Stop()
+	waitMetric(t, follower.URL, "tickerboard_leader", 1)
+	t.Logf("leadership moved in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// A viewer that reconnects to another instance with Last-Event-ID gets exactly what it
+// missed: ids come from Postgres, not from the instance.
+func TestResumeOnAnotherInstance(t *testing.T) {
+	dbURL := testdb.URL(t)
+	a := startServer(t, dbURL, "127.0.0.1:0")
+	b := startServer(t, dbURL, "127.0.0.1:0")
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('AAPL', 100)`)
+
+	r, closeA := stream(t, a.URL, "?topics=price")
+	nextNamed(t, r, "snapshot")
+	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 101`)
+	seen := nextNamed(t, r, "price")
+	closeA()
+	for p := 102; p < 112; p++ {
+		testdb.Exec(t, dbURL, `UPDATE quotes SET price = $1`, p)
+	}
+	req, _ := http.NewRequest(http.MethodGet, b.URL+"/events?topics=price", nil)
+	req.Header.Set("Last-Event-ID", seen.ID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rb := sse.NewReader(resp.Body)
+	prev, _ := strconv.ParseInt(seen.ID, 10, 64)
+	for p := 102; p < 112; p++ {
+		ev, err := rb.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := strconv.ParseInt(ev.ID, 10, 64)
+		if ev.Name != "price" || id <= prev || !strings.Contains(ev.Data, fmt.Sprintf(`"price": %d.0000`, p)) {
+			t.Fatalf("resumed event %s %s %.80s, want price %d after id %d", ev.ID, ev.Name, ev.Data, p, prev)
+		}
+		prev = id
+	}
+}
+
+// /metrics reports real traffic: clients, events read, frames written, lag.
+func TestMetricsAfterTraffic(t *testing.T) {
+	dbURL := testdb.URL(t)
+	srv := startServer(t, dbURL, "127.0.0.1:0")
+	r1, close1 := stream(t, srv.URL, "")
+	defer close1()
+	r2, close2 := stream(t, srv.URL, "?topics=score")
+	defer close2()
+	nextNamed(t, r1, "snapshot")
+	nextNamed(t, r2, "snapshot")
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('AAPL', 100), ('MSFT', 200)`)
+	testdb.Exec(t, dbURL, `INSERT INTO games (league, home_team, away_team) VALUES ('NBA', 'Heat', 'Magic')`)
+	nextNamed(t, r1, "price")
+	nextNamed(t, r1, "price")
+	nextNamed(t, r1, "score")
+	nextNamed(t, r2, "score")
+
+	if v := metric(t, srv.URL, "tickerboard_clients"); v != 2 {
+		t.Errorf("tickerboard_clients = %v, want 2", v)
+	}
+	if v := metric(t, srv.URL, "tickerboard_events_read_total"); v != 3 {
+		t.Errorf("tickerboard_events_read_total = %v, want 3", v)
+	}
+	if v := metric(t, srv.URL, "tickerboard_frames_written_total"); v != 4 {
+		t.Errorf("tickerboard_frames_written_total = %v, want 4 (3 + 1 filtered)", v)
+	}
+	if v := metric(t, srv.URL, "tickerboard_commit_to_send_seconds_count"); v != 4 {
+		t.Errorf("lag histogram count = %v, want 4", v)
+	}
+	if v := metric(t, srv.URL, "tickerboard_notifier_reconnects_total"); v != 0 {
+		t.Errorf("reconnects = %v", v)
+	}
+}
+
+// nginx from Debian with the project's own deploy/nginx.conf in front of two
+// instances: events pass through unbuffered, and both instances serve.
+func TestNginxInFrontOfTwoInstances(t *testing.T) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		testdb.Require(t, "nginx not installed (apt-get install nginx): %v", err)
+	}
+	dbURL := testdb.URL(t)
+	a := startServer(t, dbURL, "127.0.0.1:0")
+	b := startServer(t, dbURL, "127.0.0.1:0")
+	base := startNginx(t, nginx, a.Addr, b.Addr)
+
+	served := map[string]bool{}
+	for i := 0; i < 6; i++ {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		served[resp.Header.Get("X-Served-By")] = true
+	}
+	if !served[a.Addr] || !served[b.Addr] {
+		t.Errorf("requests went to %v, want both %s and %s", served, a.Addr, b.Addr)
+	}
+
+	resp, err := http.Get(base + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("through nginx: %v", resp.Header)
+	}
+	r := sse.NewReader(resp.Body)
+	nextNamed(t, r, "snapshot")
+	// One small frame must come through on its own: a buffering proxy would sit on it.
+	testdb.Exec(t, dbURL, `INSERT INTO games (league, home_team, away_team) VALUES ('NHL', 'Kings', 'Ducks')`)
+	committed := time.Now()
+	ev := nextNamed(t, r, "score")
+	if !strings.Contains(ev.Data, "Kings") {
+		t.Fatalf("got %s", ev.Data)
+	}
+	t.Logf("one event through nginx %v after commit", time.Since(committed).Round(time.Microsecond))
+}
+
+var listen80 = regexp.MustCompile(`(?m)^(\s*)listen 80;`)
+
+// startNginx runs nginx in the foreground on a free port with deploy/nginx.conf,
+// its upstream pointed at the given instances, and stops it when the test ends.
+func startNginx(t *testing.T, nginx string, upstreams ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	conf, err := os.ReadFile("../../deploy/nginx.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	site := listen80.ReplaceAllString(string(conf), "${1}listen "+addr+";")
+	if site == string(conf) {
+		t.Fatal("deploy/nginx.conf has no `listen 80;` line to replace")
+	}
+	var servers strings.Builder
+	for _, u := range upstreams {
+		fmt.Fprintf(&servers, "server %s;\n", u)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	main := fmt.Sprintf(`%s
+daemon off;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path %[2]s/body;
+    proxy_temp_path %[2]s/proxy;
+    fastcgi_temp_path %[2]s/fastcgi;
+    uwsgi_temp_path %[2]s/uwsgi;
+    scgi_temp_path %[2]s/scgi;
+    upstream tickerboard_test { %[3]s }
+    map $host $tickerboard_upstream { default tickerboard_test; }
+    include %[2]s/site.conf;
+}
+`, user, dir, servers.String())
+	os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o644)
+	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(main), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.Stdout, cmd.Stderr = io.Discard, testWriter{t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if log, _ := os.ReadFile(filepath.Join(dir, "error.log")); len(log) > 0 {
+			t.Logf("nginx error.log:\n%s", log)
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx did not come up on %s: %v\n%s", addr, err, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
