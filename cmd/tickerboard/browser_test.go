@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -117,7 +118,7 @@ func stats(tb *tab) pageStats {
 	return eval[pageStats](tb, `window.tickerboard.stats`)
 }
 
-// gameRow is a game's cells: league, away, away score, home score, home, time.
+// gameRow is a game's cells: away, away score, home score, home, and time with league.
 func gameRow(id int64, cells ...string) rowDOM {
 	return rowDOM{Key: strconv.FormatInt(id, 10), Cells: cells}
 }
@@ -173,12 +174,13 @@ func TestBrowserLoadsSnapshot(t *testing.T) {
 		t.Errorf("AAPL sparkline has %d points, want its 4 stored prices", b.Quotes[0].Points)
 	}
 
-	wantEqual(t, "live games", b.Live, []rowDOM{gameRow(games.live, "NBA", "Lakers", "2", "3", "Celtics", "Q2 7:42")})
+	wantEqual(t, "live games", b.Live, []rowDOM{gameRow(games.live, "Lakers", "2", "3", "Celtics", "Q2 7:42 NBA")})
 	if len(b.Scheduled) != 1 || b.Scheduled[0].Key != strconv.FormatInt(games.scheduled, 10) ||
-		!reflect.DeepEqual(b.Scheduled[0].Cells[:5], []string{"NHL", "Bruins", "0", "0", "Rangers"}) {
+		!reflect.DeepEqual(b.Scheduled[0].Cells[:4], []string{"Bruins", "0", "0", "Rangers"}) ||
+		!strings.HasSuffix(b.Scheduled[0].Cells[4], " NHL") {
 		t.Errorf("scheduled games: %+v", b.Scheduled)
 	}
-	wantEqual(t, "final games", b.Final, []rowDOM{gameRow(games.final, "NFL", "Bills", "24", "27", "Chiefs", "Final")})
+	wantEqual(t, "final games", b.Final, []rowDOM{gameRow(games.final, "Bills", "24", "27", "Chiefs", "Final NFL")})
 	wantEqual(t, "plays, newest first", playTexts(b.Plays), [][]string{
 		{"Lakers", "+2", "L. James", "Q2 7:42"},
 		{"Celtics", "+3", "J. Tatum", "Q2 7:42"},
@@ -203,7 +205,7 @@ func TestBrowserScoreInsert(t *testing.T) {
 		`document.querySelector('#plays li .scorer')?.textContent === 'P. Pritchard'`)
 
 	b := eval[boardDOM](page, readBoard)
-	wantEqual(t, "live game", b.Live, []rowDOM{gameRow(games.live, "NBA", "Lakers", "2", "6", "Celtics", "Q2 7:42")})
+	wantEqual(t, "live game", b.Live, []rowDOM{gameRow(games.live, "Lakers", "2", "6", "Celtics", "Q2 7:42 NBA")})
 	wantEqual(t, "newest play", playTexts(b.Plays[:1]), [][]string{{"Celtics", "+3", "P. Pritchard", "Q2 7:42"}})
 	flashes := eval[[]string](page, `['.home-score', '.away-score'].map((c) => document.querySelector('`+row+` ' + c).dataset.flash ?? '')`)
 	if !strings.HasPrefix(flashes[0], "up-") || flashes[1] != "" {
@@ -331,7 +333,7 @@ func TestBrowserReconnectCatchesUp(t *testing.T) {
 			if got := quoteCells(b, "AAPL"); len(got) < 3 || got[2] != "201.00\u25B2" {
 				t.Errorf("AAPL after reconnect: %q, want last 201.00▲", got)
 			}
-			wantEqual(t, "live game", b.Live, []rowDOM{gameRow(games.live, "NBA", "Lakers", "2", "5", "Celtics", "Q2 7:42")})
+			wantEqual(t, "live game", b.Live, []rowDOM{gameRow(games.live, "Lakers", "2", "5", "Celtics", "Q2 7:42 NBA")})
 			if len(b.Scheduled) != 2 || b.Scheduled[1].Key != strconv.FormatInt(added, 10) {
 				t.Errorf("scheduled after reconnect: %+v, want the Bruins game then game %d", b.Scheduled, added)
 			}
@@ -544,4 +546,45 @@ func clients(t *testing.T, base string) int {
 	}
 	n, _ := strconv.Atoi(string(m[1]))
 	return n
+}
+
+// lagFigures are the page's lag readout: commit to screen, in ms, over the last 1000
+// changes painted.
+type lagFigures struct {
+	N   int      `json:"n"`
+	P50 *float64 `json:"p50"`
+	P99 *float64 `json:"p99"`
+	Max *float64 `json:"max"`
+}
+
+func TestBrowserFollowsTheFeeds(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	srv := startServer(t, dbURL, "127.0.0.1:0", "-feeds", "prices,scores", "-price-rate", "40", "-game-speed", "120", "-seed", "7")
+	page := newTab(t, newBrowser(t), "")
+	page.open(srv.URL + "/")
+	page.waitFor("quotes with a price history, live games and plays", `
+		document.querySelectorAll('#quotes tbody tr').length >= 10 &&
+		[...document.querySelectorAll('#quotes .spark')].every((s) => Number(s.dataset.points) >= 8) &&
+		document.querySelectorAll('#games tbody[data-group="live"] tr[data-game]').length >= 1 &&
+		document.querySelectorAll('#plays li').length >= 3`)
+	page.waitFor("the lag readout over 100 changes", `Number(document.querySelector('#status [data-field="lag"]').dataset.n) >= 100`)
+
+	lag := eval[lagFigures](page, `window.tickerboard.lag()`)
+	if lag.P50 == nil || lag.P99 == nil || *lag.P50 < 0 || *lag.P99 < *lag.P50 {
+		t.Errorf("lag figures %+v; want 0 <= p50 <= p99", lag)
+	}
+	readout := eval[[]string](page, `((el) => [el.textContent, el.dataset.p50, el.dataset.p99])(document.querySelector('#status [data-field="lag"]'))`)
+	if !regexp.MustCompile(`^p50 \d+(\.\d)? m?s · p99 \d+(\.\d)? m?s$`).MatchString(readout[0]) || readout[1] == "" || readout[2] == "" {
+		t.Errorf("lag readout %q", readout)
+	}
+	if rate := eval[string](page, `document.querySelector('#status [data-field="rate"]').textContent`); rate == "0 ev/s" {
+		t.Errorf("rate readout %q while the feeds run", rate)
+	}
+	if s := stats(page); s.Repeats != 0 || s.Resets != 0 || s.Snapshots != 1 {
+		t.Errorf("page stats %+v: want one snapshot, no repeats, no resets", s)
+	}
+	t.Logf("lag over the last %d changes: p50 %.1f ms, p99 %.1f ms, max %.1f ms", lag.N, *lag.P50, *lag.P99, *lag.Max)
+	if *updateScreenshot {
+		page.saveScreenshot(filepath.Join("..", "..", "frontend", "screenshot.png"), 1400, 900)
+	}
 }

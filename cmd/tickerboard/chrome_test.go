@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
 )
+
+var updateScreenshot = flag.Bool("update-screenshot", false, "save the README's frontend/screenshot.png from TestBrowserFollowsTheFeeds")
 
 // waitTimeout bounds every wait for the page to show something. The waits poll the
 // DOM, so a passing test takes as long as the page needs, not this long.
@@ -226,6 +229,24 @@ func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		tb.t.Fatalf("tab %s: %v", tb.name, err)
+	}
+}
+
+// saveScreenshot saves the viewport, sized width×height, as a PNG at path.
+func (tb *tab) saveScreenshot(path string, width, height int64) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout)
+	defer cancel()
+	err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height))
+	var shot []byte
+	if err == nil {
+		shot, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	}
+	if err == nil {
+		err = os.WriteFile(path, shot, 0o644)
+	}
+	if err != nil {
+		tb.t.Fatalf("tab %s: save screenshot %s: %v", tb.name, path, err)
 	}
 }
 

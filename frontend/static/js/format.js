@@ -51,14 +51,32 @@ export function formatMs(ms) {
   return Math.round(ms) + ' ms';
 }
 
-const periodNames = new Map([
-  ['NBA', 'Q'], ['WNBA', 'Q'], ['NFL', 'Q'], ['NCAAF', 'Q'], ['NCAAB', 'H'],
-  ['NHL', 'P'], ['MLB', 'Inn '], ['MLS', 'H'], ['EPL', 'H'],
+// How leagues name their periods, and how many a game has before overtime.
+const leagues = new Map([
+  ['NBA', ['Q', 4]], ['WNBA', ['Q', 4]], ['BASKETBALL', ['Q', 4]],
+  ['NFL', ['Q', 4]], ['NCAAF', ['Q', 4]], ['FOOTBALL', ['Q', 4]],
+  ['NHL', ['P', 3]], ['HOCKEY', ['P', 3]],
+  ['MLS', ['H', 2]], ['EPL', ['H', 2]], ['SOCCER', ['H', 2]],
+  ['MLB', ['Inn ', Infinity]], ['BASEBALL', ['Inn ', Infinity]],
 ]);
 
-/** formatPeriod names a period the way the league does (Q3, P2, H1). */
+/** formatPeriod names a period the way the league does (Q3, P2, H1, OT, 2OT). */
 export function formatPeriod(league, period) {
   if (!period) return DASH;
-  const prefix = periodNames.get(String(league).toUpperCase()) ?? 'P';
+  const [prefix, regulation] = leagues.get(String(league).toUpperCase()) ?? ['P', Infinity];
+  if (period > regulation) {
+    const n = period - regulation;
+    return n === 1 ? 'OT' : `${n}OT`;
+  }
   return prefix + period;
+}
+
+/**
+ * formatGameTime is the period and clock ("Q3 4:12"). A clock that is words rather
+ * than time ("End Q1", "HT") already says where the game is, so it stands alone.
+ */
+export function formatGameTime(league, period, clock) {
+  const c = String(clock ?? '').trim();
+  if (c && !/^\d/.test(c)) return c;
+  return c ? `${formatPeriod(league, period)} ${c}` : formatPeriod(league, period);
 }

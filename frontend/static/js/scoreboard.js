@@ -4,7 +4,7 @@
 
 import { parseTime } from './board.js';
 import { direction, element, flash, setText } from './cells.js';
-import { formatClock, formatPeriod, formatStart } from './format.js';
+import { formatClock, formatGameTime, formatStart } from './format.js';
 
 const GROUPS = ['live', 'scheduled', 'final'];
 
@@ -50,11 +50,11 @@ export class ScoreboardView {
     this.#score(row, 'homeScore', g.home_score, animate);
     const status = GROUPS.includes(g.status) ? g.status : 'live';
     if (status === 'final') {
-      setText(row.when, 'Final');
+      setText(row.time, 'Final');
     } else if (status === 'scheduled') {
-      setText(row.when, formatStart(parseTime(g.starts_at)));
+      setText(row.time, formatStart(parseTime(g.starts_at)));
     } else {
-      setText(row.when, `${formatPeriod(g.league, g.period)} ${g.clock ?? ''}`.trim());
+      setText(row.time, formatGameTime(g.league, g.period, g.clock));
     }
     const order = status === 'scheduled' ? [parseTime(g.starts_at) || Infinity, g.id] : [g.id];
     if (row.status !== status || String(row.order) !== String(order)) {
@@ -100,15 +100,18 @@ export class ScoreboardView {
   #create(id) {
     const tr = element('tr');
     tr.dataset.game = String(id);
-    const league = element('td', 'league text');
     const away = element('th', 'team away text');
     away.scope = 'row';
     const awayScore = element('td', 'num score away-score');
     const homeScore = element('td', 'num score home-score');
     const home = element('td', 'team home text');
+    // The league shares the last cell, under the time, to leave the teams room.
     const when = element('td', 'when');
-    tr.append(league, away, awayScore, homeScore, home, when);
-    const row = { tr, league, away, awayScore, homeScore, home, when, status: '', order: [], last: {} };
+    const time = element('span', 'time');
+    const league = element('span', 'league text');
+    when.append(time, ' ', league);
+    tr.append(away, awayScore, homeScore, home, when);
+    const row = { tr, league, away, awayScore, homeScore, home, time, status: '', order: [], last: {} };
     this.rows.set(id, row);
     return row;
   }
@@ -161,8 +164,7 @@ export class ScoreboardView {
     const name = g ? (p.team === 'home' ? g.home_team : g.away_team) : `Game ${p.game_id} ${p.team}`;
     setText(team, name);
     setText(points, `+${p.points}`);
-    const period = formatPeriod(g?.league ?? '', p.period);
-    setText(when, p.clock ? `${period} ${p.clock}` : period);
+    setText(when, formatGameTime(g?.league ?? '', p.period, p.clock));
   }
 }
 
