@@ -76,27 +76,78 @@ func (p *priceFeed) listed(ctx context.Context) ([]Instrument, time.Time, error)
 	return listed, newest, nil
 }
 
-// run steps the market at the schedule's pace until ctx ends. When the writes are
-// slower than the schedule, ticks are dropped, not queued.
+// maxMerge bounds how many ticks one write may carry when the database falls behind.
+const maxMerge = maxTicksPerSecond
+
+// run steps the market at the schedule's pace until ctx ends. When a write takes
+// longer than a tick, the ticks missed meanwhile are merged into the next write (each
+// symbol's moves multiplied, its volumes added), so the market keeps its pace and
+// Postgres gets fewer, bigger statements; beyond maxMerge ticks behind, the feed slows.
 func (p *priceFeed) run(ctx context.Context) error {
-	t := time.NewTicker(p.market.sched.interval())
+	interval := p.market.sched.interval()
+	t := time.NewTicker(interval)
 	defer t.Stop()
+	began, done := time.Now(), 0
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
-		if _, err := p.step(ctx); err != nil {
+		due := int(time.Since(began)/interval) - done
+		if due > maxMerge {
+			done += due - maxMerge
+			due = maxMerge
+		}
+		if due < 1 {
+			continue
+		}
+		done += due
+		if _, err := p.step(ctx, due); err != nil {
 			return err
 		}
 	}
 }
 
-// step writes one tick (one statement) and returns how many quotes it moved. A quote
-// deleted meanwhile (by a human) is dropped from the market, not listed again.
-func (p *priceFeed) step(ctx context.Context) (int, error) {
-	moves, newDay := p.market.step()
+// step advances the market ticks ticks and writes them, merged, as one statement (two
+// if a trading day ends among them). It returns how many quote updates it wrote.
+// A quote deleted meanwhile (by a human) is dropped from the market, not listed again.
+func (p *priceFeed) step(ctx context.Context, ticks int) (int, error) {
+	var merged []store.QuoteMove
+	index := map[string]int{}
+	written := 0
+	for range ticks {
+		moves, newDay := p.market.step()
+		if !newDay {
+			for _, m := range moves {
+				if i, ok := index[m.Symbol]; ok {
+					merged[i].Factor *= m.Factor
+					merged[i].Volume += m.Volume
+				} else {
+					index[m.Symbol] = len(merged)
+					merged = append(merged, m)
+				}
+			}
+			continue
+		}
+		n, err := p.write(ctx, merged, false)
+		written += n
+		if err != nil {
+			return written, err
+		}
+		merged, index = nil, map[string]int{}
+		n, err = p.write(ctx, moves, true)
+		written += n
+		if err != nil {
+			return written, err
+		}
+	}
+	n, err := p.write(ctx, merged, false)
+	return written + n, err
+}
+
+// write is one statement: moves, or the opening gaps of a new trading day.
+func (p *priceFeed) write(ctx context.Context, moves []store.QuoteMove, newDay bool) (int, error) {
 	if len(moves) == 0 {
 		return 0, nil
 	}

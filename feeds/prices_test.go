@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -111,7 +112,7 @@ func TestPriceFeedLetsGoOfDeletedSymbols(t *testing.T) {
 	}
 	testdb.Exec(t, u, `DELETE FROM quotes WHERE symbol = 'BBB'`)
 	for range 5 {
-		if _, err := p.step(ctx); err != nil {
+		if _, err := p.step(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,7 +168,7 @@ func TestSameSeedSameDatabaseSequence(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 120 { // three trading days of 40 ticks
-			if _, err := p.step(ctx); err != nil {
+			if _, err := p.step(ctx, 1); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -213,4 +214,50 @@ func eventHead(t *testing.T, s *store.Store) int64 {
 		t.Fatal(err)
 	}
 	return p.Head
+}
+
+// When the database falls behind, missed ticks are merged into one write: fewer
+// statements, the same market.
+func TestMergedTicksKeepTheMarket(t *testing.T) {
+	final := func(group int) (map[string]store.FeedQuote, int) {
+		s, _ := testdb.Open(t)
+		ctx := context.Background()
+		logger, _ := newLogger()
+		o := Options{Prices: true, PriceRate: 100, TradingDay: 2 * time.Second}.withDefaults()
+		p, err := startPrices(ctx, s, o, 5, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 126 / group { // three trading days and a bit
+			if _, err := p.step(ctx, group); err != nil {
+				t.Fatal(err)
+			}
+		}
+		quotes, err := s.FeedQuotes(ctx, o.symbolList())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var txs int
+		if err := s.Pool().QueryRow(ctx, `SELECT count(DISTINCT xmin::text) FROM events`).Scan(&txs); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]store.FeedQuote{}
+		for _, q := range quotes {
+			out[q.Symbol] = q
+		}
+		return out, txs
+	}
+	one, oneTxs := final(1)
+	seven, sevenTxs := final(7)
+	if sevenTxs >= oneTxs/3 {
+		t.Errorf("merging 7 ticks a write took %d transactions, one at a time %d", sevenTxs, oneTxs)
+	}
+	for sym, a := range one {
+		b := seven[sym]
+		// Prices are rounded to 4 places per write, so merged writes round less often.
+		if math.Abs(a.Price-b.Price) > 0.001*a.Price || a.Volume != b.Volume || math.Abs(a.PrevClose-b.PrevClose) > 0.001*a.Price {
+			t.Errorf("%s: one tick a write ends at %v (vol %d, prev %v), seven at %v (vol %d, prev %v)",
+				sym, a.Price, a.Volume, a.PrevClose, b.Price, b.Volume, b.PrevClose)
+		}
+	}
 }
