@@ -137,6 +137,9 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
 		return false, fmt.Errorf("listen %q: %w", Channel, err)
 	}
+	if err := n.resetIfPruned(ctx); err != nil {
+		return false, err
+	}
 	if err := n.catchUp(ctx); err != nil {
 		return false, err
 	}
@@ -169,6 +172,26 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 			return true, err
 		}
 	}
+}
+
+// resetIfPruned covers an instance that was cut off from Postgres for longer than the
+// retention: events after Last were pruned before it could read them. Skipping them
+// would leave every viewer with a silent hole, so it publishes a reset (as a TRUNCATE
+// does) carrying the id the log was cut at; streams answer it with a fresh snapshot.
+func (n *Notifier) resetIfPruned(ctx context.Context) error {
+	pos, err := n.store.Position(ctx)
+	if err != nil {
+		return err
+	}
+	last := n.Last()
+	if pos.Pruned <= last {
+		return nil
+	}
+	n.logger.Warn("events were pruned before this instance read them; resetting viewers",
+		"last_event", last, "pruned_through", pos.Pruned)
+	n.last.Store(pos.Pruned)
+	n.publish([]Event{{ID: pos.Pruned, Name: "reset", Payload: []byte(`{"reason":"retention"}`), CreatedAt: time.Now()}})
+	return nil
 }
 
 // catchUp publishes every event after Last, a batch per query.

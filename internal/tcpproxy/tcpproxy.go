@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 )
@@ -40,6 +41,25 @@ func Listen(target string) (*Proxy, error) {
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
+}
+
+// ListenFor starts a proxy to the host and port of rawURL (a postgres:// URL, say) and
+// returns the same URL pointing through the proxy.
+func ListenFor(rawURL string) (*Proxy, string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("tcpproxy: parse %q: %w", rawURL, err)
+	}
+	target := u.Host
+	if u.Port() == "" {
+		return nil, "", fmt.Errorf("tcpproxy: %q names no port", rawURL)
+	}
+	p, err := Listen(target)
+	if err != nil {
+		return nil, "", err
+	}
+	u.Host = p.Addr()
+	return p, u.String(), nil
 }
 
 // Addr is the host:port clients should dial instead of the target.
