@@ -55,7 +55,7 @@ UPDATE quotes SET price = 141.10 WHERE symbol = 'GOOG';`)
 }
 
 // queryInt runs a query that returns one integer, such as an INSERT … RETURNING id.
-func queryInt(t *testing.T, dbURL, sql string, args ...any) int64 {
+func queryInt(t testing.TB, dbURL, sql string, args ...any) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -220,6 +220,7 @@ func TestBrowserPriceUpdate(t *testing.T) {
 	page := newTab(t, newBrowser(t), "")
 	page.open(srv.URL + "/")
 	const cell = `document.querySelector('#quotes tr[data-symbol="AAPL"] td.price')`
+	layout := eval[string](page, boxes)
 
 	// Poll in the same frame as the text appears, while the flash is still running.
 	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 190.00 WHERE symbol = 'AAPL'`)
@@ -247,7 +248,20 @@ func TestBrowserPriceUpdate(t *testing.T) {
 	if got := eval[string](page, `document.querySelector('#quotes tr[data-symbol="AAPL"] td.low').dataset.flash`); !strings.HasPrefix(got, "down-") {
 		t.Errorf("new day low flashed %q, want down", got)
 	}
+
+	// Nothing jumps: wider numbers, arrows and signs leave every cell where it was.
+	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 1234.56, volume = 987654321 WHERE symbol = 'MSFT'`)
+	page.waitFor("MSFT at 1,234.56", `document.querySelector('#quotes tr[data-symbol="MSFT"] .price .v').textContent === '1,234.56'`)
+	if got := eval[string](page, boxes); got != layout {
+		t.Errorf("cells moved or resized on updates:\n before %s\n after  %s", layout, got)
+	}
 }
+
+// boxes lists the position and size of every cell of both tables, to compare.
+const boxes = `JSON.stringify([...document.querySelectorAll('#quotes th, #quotes td, #games th, #games td')].map((c) => {
+	const r = c.getBoundingClientRect();
+	return [r.x, r.y, r.width, r.height].map(Math.round).join();
+}))`
 
 var rgbColor = regexp.MustCompile(`^rgba?\((\d+), (\d+), (\d+)`)
 
@@ -587,4 +601,20 @@ func TestBrowserFollowsTheFeeds(t *testing.T) {
 	if *updateScreenshot {
 		page.saveScreenshot(filepath.Join("..", "..", "frontend", "screenshot.png"), 1400, 900)
 	}
+}
+
+func TestBrowserShowsRefusal(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	seedBoard(t, dbURL)
+	srv := startServer(t, dbURL, "127.0.0.1:0", "-token", "s3cret")
+	page := newTab(t, newBrowser(t), "")
+	page.do(chromedp.Navigate(srv.URL + "/"))
+	page.waitFor("the refusal in the status bar", `document.querySelector('#status').dataset.state === 'offline' &&
+		document.querySelector('#status [data-field="error"]').textContent.startsWith('token: missing or not valid')`)
+
+	// Opening /?token=… once sets the cookie; the shared stream then comes up at once.
+	page.open(srv.URL + "/?token=s3cret")
+	wantEqual(t, "address after the token", eval[string](page, `location.href`), srv.URL+"/")
+	wantEqual(t, "refusal after the token", eval[string](page, `document.querySelector('#status [data-field="error"]').textContent`), "")
+	page.waitFor("sparklines (the history API takes the cookie too)", `window.tickerboard.stats.histories === 3`)
 }

@@ -46,8 +46,16 @@ self.addEventListener('connect', (e) => {
           entry.feed.start();
         }
         clearTimeout(entry.timer);
+        entry.feed.wake();
         entry.ports.add(port);
-        const fn = entry.feed.subscribe((out) => port.postMessage(out));
+        const fn = entry.feed.subscribe((out) => {
+          if (out.type === 'event') {
+            const { value, ...text } = out; // JSON text clones cheaper than the parsed value
+            port.postMessage(text);
+          } else {
+            port.postMessage(out);
+          }
+        });
         current = { entry, fn };
         break;
       }

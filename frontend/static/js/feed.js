@@ -2,10 +2,12 @@
 // (one per stream URL, shared by every tab) or, where SharedWorker is missing, in the
 // page itself. Subscribers get plain messages:
 //
-//   {type: 'status', state, url}        connecting | live | reconnecting | offline
+//   {type: 'status', state, url, error} connecting | live | reconnecting | offline;
+//                                       error says why the server refused the stream
 //   {type: 'snapshot', snapshot}        the whole board; replaces what came before
 //   {type: 'reset', reason}             drop the board; a snapshot follows
 //   {type: 'event', name, id, data}     one price/score/play event, data as JSON text
+//                                       (in the page, also value: data parsed)
 //   {type: 'history', symbol, points}   stored prices for a symbol's sparkline
 
 import { Board, SERIES_LENGTH } from './board.js';
@@ -21,6 +23,7 @@ export class Feed {
     this.url = url;
     this.board = new Board();
     this.state = 'connecting';
+    this.error = '';
     this.subscribers = new Set();
     this.es = null;
     this.reopenTimer = 0;
@@ -34,7 +37,7 @@ export class Feed {
   /** subscribe adds fn; a late joiner is brought up to date first. */
   subscribe(fn) {
     this.subscribers.add(fn);
-    fn({ type: 'status', state: this.#visibleState(), url: this.url });
+    fn(this.#status());
     if (this.board.loaded) fn({ type: 'snapshot', snapshot: this.board.snapshot() });
     return fn;
   }
@@ -47,6 +50,16 @@ export class Feed {
   start() {
     if (this.es) return;
     this.#open(this.url);
+  }
+
+  /**
+   * wake retries a refused stream now rather than at its next backoff: a new tab may
+   * come with what was missing (a token cookie, a restarted server).
+   */
+  wake() {
+    if (this.es?.readyState !== EventSource.CLOSED) return;
+    this.reopenDelay = REOPEN_MIN_MS;
+    this.#reopen();
   }
 
   /** stop closes the stream for good (the last subscriber left). */
@@ -66,6 +79,7 @@ export class Feed {
     this.es = es;
     es.addEventListener('open', () => {
       this.reopenDelay = REOPEN_MIN_MS;
+      this.error = '';
       this.#setState('live');
     });
     // Never close on error: while readyState is CONNECTING the browser is already
@@ -73,7 +87,7 @@ export class Feed {
     es.addEventListener('error', () => {
       if (es.readyState === EventSource.CLOSED) {
         this.#setState('offline');
-        this.#scheduleReopen();
+        this.#diagnose(es.url).finally(() => this.#scheduleReopen());
       } else {
         this.#setState('reconnecting');
       }
@@ -91,21 +105,53 @@ export class Feed {
     clearTimeout(this.reopenTimer);
     const delay = this.reopenDelay * (0.75 + Math.random() / 2);
     this.reopenDelay = Math.min(this.reopenDelay * 2, REOPEN_MAX_MS);
-    this.reopenTimer = setTimeout(() => {
-      if (this.es?.readyState !== EventSource.CLOSED) return;
-      let url = this.url;
-      if (this.board.loaded) {
-        const u = new URL(this.url);
-        u.searchParams.set('lastEventId', String(this.board.id));
-        url = u.href;
+    this.reopenTimer = setTimeout(() => this.#reopen(), delay);
+  }
+
+  #reopen() {
+    clearTimeout(this.reopenTimer);
+    if (this.es?.readyState !== EventSource.CLOSED) return;
+    let url = this.url;
+    if (this.board.loaded) {
+      const u = new URL(this.url);
+      u.searchParams.set('lastEventId', String(this.board.id));
+      url = u.href;
+    }
+    this.#open(url);
+  }
+
+  // diagnose asks the server why it refused the stream (EventSource cannot say): the
+  // JSON error of a 4xx, such as a missing token, is worth showing. A refusal that
+  // retrying will not fix slows the retries down to the slowest.
+  async #diagnose(url) {
+    const abort = new AbortController();
+    try {
+      const res = await fetch(url, { signal: abort.signal, headers: { Accept: 'text/event-stream' } });
+      if (res.ok) return; // it would take us now
+      let message = `HTTP ${res.status}`;
+      try {
+        message = (await res.json()).error || message;
+      } catch {
+        // not our JSON; the status will do
       }
-      this.#open(url);
-    }, delay);
+      this.error = message;
+      if (res.status >= 400 && res.status < 500 && res.status !== 429) this.reopenDelay = REOPEN_MAX_MS;
+      this.#emit(this.#status());
+    } catch {
+      this.error = 'server unreachable';
+      this.#emit(this.#status());
+    } finally {
+      abort.abort();
+    }
   }
 
   #setState(state) {
     this.state = state;
-    this.#emit({ type: 'status', state: this.#visibleState(), url: this.url });
+    this.#emit(this.#status());
+  }
+
+  #status() {
+    return { type: 'status', state: this.#visibleState(), url: this.url, error: this.error };
   }
 
   // "live" means the board is current, not just that a socket is open.
@@ -156,7 +202,7 @@ export class Feed {
     }
     const change = this.board.apply(name, id, data);
     if (!change) return;
-    this.#emit({ type: 'event', name, id, data: e.data });
+    this.#emit({ type: 'event', name, id, data: e.data, value: data });
     if (name === 'price' && !data.deleted) this.#wantHistory(data.symbol);
   }
 

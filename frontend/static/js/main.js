@@ -36,6 +36,9 @@ const stats = {
   resets: 0,
   histories: 0,
   frames: 0, // frames that painted something
+  paintMs: 0, // time spent painting, in total
+  paintMaxMs: 0, // the longest paint
+  handleMs: 0, // time spent folding messages into the board
   cspViolations: [],
   seen: new Map(), // "name:key" → events applied
 };
@@ -43,6 +46,7 @@ const stats = {
 let filters = loadFilters(location.href);
 let source = null;
 let state = 'connecting';
+let refusal = ''; // the server's reason for refusing the stream, if any
 let awaitingSnapshot = true;
 let perSecond = 0;
 let counted = 0;
@@ -56,10 +60,17 @@ let scheduled = false;
 const pendingCommits = []; // commit times (ms) of changes not yet painted
 
 function onMessage(msg) {
+  const start = performance.now();
+  handle(msg);
+  stats.handleMs += performance.now() - start;
+}
+
+function handle(msg) {
   switch (msg.type) {
     case 'status':
       state = msg.state;
-      status.setState(state);
+      refusal = msg.error ?? '';
+      status.setState(state, refusal);
       break;
     case 'snapshot':
       board.load(msg.snapshot);
@@ -87,8 +98,8 @@ function onMessage(msg) {
   }
 }
 
-function onEvent({ name, id, data: text }) {
-  const data = JSON.parse(text);
+function onEvent({ name, id, data: text, value }) {
+  const data = value ?? JSON.parse(text); // parsed already when the feed runs in this page
   const change = board.apply(name, id, data);
   if (!change) {
     stats.repeats++;
@@ -115,6 +126,7 @@ function schedule() {
 function paint() {
   scheduled = false;
   if (awaitingSnapshot) return; // after a reset: nothing trustworthy to show yet
+  const start = performance.now();
   if (syncAll) {
     ticker.sync();
     scoreboard.sync();
@@ -133,9 +145,12 @@ function paint() {
   $('#ticker').dataset.empty = String(board.quotes.size === 0);
   $('#scores').dataset.empty = String(board.games.size === 0);
   stats.frames++;
+  const end = performance.now();
+  stats.paintMs += end - start;
+  stats.paintMaxMs = Math.max(stats.paintMaxMs, end - start);
   // The change is on screen once this frame is painted; measure to now, after the
   // DOM writes, against the commit's wall-clock time.
-  const now = performance.timeOrigin + performance.now();
+  const now = performance.timeOrigin + end;
   for (const t of pendingCommits) if (Number.isFinite(t)) lag.add(Math.max(0, now - t));
   pendingCommits.length = 0;
 }
@@ -166,8 +181,8 @@ setInterval(() => {
   status.setFigures(perSecond, lag.summary());
   status.setMode(source.mode);
 }, 1000);
-addEventListener('online', () => status.setState(state));
-addEventListener('offline', () => status.setState(state));
+addEventListener('online', () => status.setState(state, refusal));
+addEventListener('offline', () => status.setState(state, refusal));
 document.addEventListener('securitypolicyviolation', (e) => {
   stats.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
 });

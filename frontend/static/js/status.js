@@ -45,13 +45,16 @@ export class StatusView {
     this.lastId = root.querySelector('[data-field="last-id"]');
     this.lag = root.querySelector('[data-field="lag"]');
     this.mode = root.querySelector('[data-field="mode"]');
+    this.error = root.querySelector('[data-field="error"]');
   }
 
-  /** setState shows the connection state as a word, not just a colour. */
-  setState(state) {
+  /** setState shows the connection state as a word, not just a colour, and why the
+   * server refused the stream, if it did. */
+  setState(state, error = '') {
     const shown = navigator.onLine === false ? 'offline' : state;
     this.root.dataset.state = shown;
     this.conn.textContent = LABELS[shown] ?? shown;
+    this.error.textContent = shown === 'live' ? '' : error;
   }
 
   setMode(mode) {

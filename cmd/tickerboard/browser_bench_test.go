@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tickerboard/tickerboard/internal/testdb"
+)
+
+// BenchmarkBrowserRender measures how the page copes with a stream of price updates
+// committed through SQL at a fixed rate: frame intervals and long tasks (from the
+// Performance API in the page), and the page's own commit-to-screen lag figures.
+//
+//	go test ./cmd/tickerboard -run '^$' -bench BrowserRender -benchtime 1x
+//
+// Every process (Postgres, the server, Chromium, the driver) shares this machine, so
+// the figures are for the whole stack on it, not for the page alone.
+func BenchmarkBrowserRender(b *testing.B) {
+	for _, c := range []struct {
+		rate   int
+		direct bool
+	}{{0, false}, {100, false}, {500, false}, {1000, false}, {500, true}} {
+		name := fmt.Sprintf("rate=%d", c.rate)
+		if c.direct {
+			name += "/direct"
+		}
+		b.Run(name, func(b *testing.B) { benchRender(b, c.rate, c.direct) })
+	}
+}
+
+// benchDuration is how long each run drives updates.
+const benchDuration = 5 * time.Second
+
+// benchResult is what the page measured during one run.
+type benchResult struct {
+	Frames  []float64  `json:"frames"` // ms between animation frames
+	Long    []float64  `json:"long"`   // durations of long tasks (over 50 ms)
+	Events  int        `json:"events"` // events the page applied
+	Paints  int        `json:"paints"` // frames in which the page painted changes
+	Seconds float64    `json:"seconds"`
+	Lag     lagFigures `json:"lag"`
+	// Main-thread time the page's own code took: painting, and folding messages in.
+	PaintMs    float64 `json:"paintMs"`
+	PaintMaxMs float64 `json:"paintMaxMs"`
+	HandleMs   float64 `json:"handleMs"`
+}
+
+const startMeasuring = `(() => {
+	const m = {frames: [], long: [], stop: false};
+	m.observer = new PerformanceObserver((list) => { for (const e of list.getEntries()) m.long.push(e.duration); });
+	m.observer.observe({type: 'longtask'});
+	let last = performance.now();
+	const loop = (t) => { m.frames.push(t - last); last = t; if (!m.stop) requestAnimationFrame(loop); };
+	requestAnimationFrame(loop);
+	const s = window.tickerboard.stats;
+	m.events = s.events;
+	m.paints = s.frames;
+	m.paintMs = s.paintMs;
+	m.handleMs = s.handleMs;
+	s.paintMaxMs = 0;
+	m.t0 = performance.now();
+	window.tickerboard.clearLag();
+	window.__bench = m;
+	return true;
+})()`
+
+const stopMeasuring = `(() => {
+	const m = window.__bench;
+	m.stop = true;
+	m.observer.disconnect();
+	const s = window.tickerboard.stats;
+	return {frames: m.frames.slice(1), long: m.long, events: s.events - m.events, paints: s.frames - m.paints,
+		seconds: (performance.now() - m.t0) / 1000, lag: window.tickerboard.lag(),
+		paintMs: s.paintMs - m.paintMs, paintMaxMs: s.paintMaxMs, handleMs: s.handleMs - m.handleMs};
+})()`
+
+func benchRender(b *testing.B, rate int, direct bool) {
+	_, dbURL := testdb.Open(b)
+	symbols := make([]string, 40)
+	for i := range symbols {
+		symbols[i] = fmt.Sprintf("T%02d", i)
+		testdb.Exec(b, dbURL, `INSERT INTO quotes (symbol, name, price, volume) VALUES ($1, $2, $3, 1000)`,
+			symbols[i], fmt.Sprintf("Test Corp. %02d", i), 50+i)
+	}
+	game := queryInt(b, dbURL, `INSERT INTO games (league, home_team, away_team, status, period, clock)
+		VALUES ('NBA', 'Celtics', 'Lakers', 'live', 1, '12:00') RETURNING id`)
+	url := benchServer(b, dbURL)
+	var opts []tabOption
+	if direct {
+		opts = append(opts, withoutSharedWorker)
+	}
+	page := newTab(b, newBrowser(b), "", opts...)
+	page.open(url + "/")
+	page.waitFor("every sparkline's history", `window.tickerboard.stats.histories >= 40`)
+
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		b.Fatalf("connect: %v", err)
+	}
+	defer pool.Close()
+
+	var runs []benchResult
+	var sent int
+	var driven time.Duration
+	for b.Loop() {
+		eval[bool](page, startMeasuring)
+		start := time.Now()
+		sent += drive(b, ctx, pool, symbols, game, rate, benchDuration)
+		driven += time.Since(start)
+		head := queryInt(b, dbURL, `SELECT coalesce(max(id), 0) FROM events`)
+		page.waitFor("the page to catch up", fmt.Sprintf(`window.tickerboard.lastId >= %d`, head))
+		runs = append(runs, eval[benchResult](page, stopMeasuring))
+	}
+
+	var frames, long []float64
+	var events, paints int
+	var seconds, paintMs, paintMax, handleMs float64
+	for _, r := range runs {
+		frames = append(frames, r.Frames...)
+		long = append(long, r.Long...)
+		events += r.Events
+		paints += r.Paints
+		seconds += r.Seconds
+		paintMs += r.PaintMs
+		handleMs += r.HandleMs
+		paintMax = max(paintMax, r.PaintMaxMs)
+	}
+	slices.Sort(frames)
+	janky := 0
+	for _, f := range frames {
+		if f > 33.4 { // a frame that took more than two vsyncs at 60 Hz
+			janky++
+		}
+	}
+	longTotal := 0.0
+	for _, l := range long {
+		longTotal += l
+	}
+	last := runs[len(runs)-1].Lag
+	b.ReportMetric(float64(sent)/driven.Seconds(), "sent/s")
+	b.ReportMetric(float64(events)/seconds, "shown/s")
+	b.ReportMetric(float64(events)/max(1, float64(paints)), "events/paint")
+	b.ReportMetric(percentile(frames, 0.50), "frame-p50-ms")
+	b.ReportMetric(percentile(frames, 0.99), "frame-p99-ms")
+	b.ReportMetric(percentile(frames, 1), "frame-max-ms")
+	b.ReportMetric(100*float64(janky)/max(1, float64(len(frames))), "%janky-frames")
+	b.ReportMetric(float64(len(long)), "long-tasks")
+	// The page's JavaScript cost: share of one core, and the worst single paint.
+	b.ReportMetric((paintMs+handleMs)/(10*seconds), "%js-cpu")
+	b.ReportMetric(paintMax, "paint-max-ms")
+	b.ReportMetric(longTotal, "long-task-ms")
+	if last.P50 != nil {
+		b.ReportMetric(*last.P50, "lag-p50-ms")
+		b.ReportMetric(*last.P99, "lag-p99-ms")
+	}
+}
+
+// drive commits price updates (and a scoring play every 200 ms) at rate per second
+// for d, a statement every 10 ms or as fast as commits allow, and returns how many
+// quotes it updated.
+func drive(b *testing.B, ctx context.Context, pool *pgxpool.Pool, symbols []string, game int64, rate int, d time.Duration) int {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	end := time.Now().Add(d)
+	start := time.Now()
+	sent, ticks := 0, 0
+	for now := range tick.C {
+		if now.After(end) {
+			break
+		}
+		ticks++
+		// What is due by now, so a slow commit makes the next statement bigger rather
+		// than the rate lower.
+		k := min(int(float64(rate)*now.Sub(start).Seconds())-sent, len(symbols))
+		if k > 0 {
+			pick := make([]string, k)
+			for i, j := range rand.Perm(len(symbols))[:k] {
+				pick[i] = symbols[j]
+			}
+			if _, err := pool.Exec(ctx, `UPDATE quotes SET price = round((price * (1 + (random() - 0.5) / 100))::numeric, 4),
+				volume = volume + 100 WHERE symbol = ANY($1)`, pick); err != nil {
+				b.Fatalf("update quotes: %v", err)
+			}
+			sent += k
+		}
+		if rate > 0 && ticks%20 == 0 {
+			if _, err := pool.Exec(ctx, `INSERT INTO scores (game_id, team, points, scorer) VALUES ($1, 'home', 2, 'Bench')`, game); err != nil {
+				b.Fatalf("insert score: %v", err)
+			}
+		}
+	}
+	return sent
+}
+
+// percentile of sorted values, q in [0, 1].
+func percentile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+}
+
+// benchServer is startServer for benchmarks, which it cannot serve (it takes a
+// *testing.T): run() in-process with no feeds, stopped when b ends.
+func benchServer(b *testing.B, dbURL string) string {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-feeds", "none", "-log-level", "warn", "-database-url", dbURL},
+			func(string) string { return "" }, w, io.Discard)
+		w.CloseWithError(io.EOF)
+		done <- err
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	go io.Copy(io.Discard, out)
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if !ok {
+		b.Fatalf("server did not start: %q %v", line, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(url + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return url
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s/readyz not ready within 30s: %v", url, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling readiness: there is no event to await
+	}
+}
