@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tickerboard/tickerboard/store"
+)
+
+// roleEnv marks a child process started to be the baseline server, so a test binary
+// (whose arguments belong to the testing package) can be re-executed as one too.
+const roleEnv = "TBLOAD_ROLE"
+
+// run is the whole program; main only supplies the process's context, arguments,
+// environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "baseline-server":
+			return runBaselineServer(ctx, args[1:], stdout, stderr)
+		case "chart":
+			return runChart(args[1:], stdout, stderr)
+		}
+	}
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	raiseFileLimit()
+	rep := Report{Machine: describeMachine(), Command: "tbload " + strings.Join(args, " "), Label: cfg.label}
+	for _, n := range cfg.clients {
+		for r := range cfg.repeat {
+			for _, name := range cfg.targets {
+				res, err := runTarget(ctx, cfg, name, n, r, &rep.Machine, stderr)
+				if err != nil {
+					if cfg.jsonPath != "" && len(rep.Results) > 0 {
+						writeReport(cfg.jsonPath, rep) // keep what was measured
+					}
+					return fmt.Errorf("%s with %d clients: %w", name, n, err)
+				}
+				fmt.Fprintln(stdout, res.line())
+				rep.Results = append(rep.Results, res)
+			}
+		}
+	}
+	rep.Ratios = ratios(rep.Results)
+	for _, q := range rep.Ratios {
+		fmt.Fprintln(stdout, q.line())
+	}
+	if cfg.jsonPath != "" {
+		return writeReport(cfg.jsonPath, rep)
+	}
+	return nil
+}
+
+// runTarget starts (or attaches to) one target and measures one run against it.
+func runTarget(ctx context.Context, cfg *config, name string, clients, repeat int, m *Machine, stderr io.Writer) (Result, error) {
+	p := plan{rate: cfg.rate, batch: cfg.batch, duration: cfg.duration, symbols: cfg.symbols, writers: cfg.writers}
+	var tgt target
+	var err error
+	switch name {
+	case "baseline":
+		tgt, err = startBaseline(ctx, p, stderr)
+	default:
+		tgt, err = startTickerboard(ctx, cfg, m, stderr)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	defer tgt.close()
+	if err := tgt.prepare(ctx, p); err != nil {
+		return Result{}, err
+	}
+	res := Result{Target: name, Clients: clients, Mode: cfg.mode, Rate: cfg.rate, Batch: cfg.batch, Symbols: cfg.symbols,
+		Repeat: repeat, ServerPID: tgt.pid(), LoadAvg: loadAvg(), Started: stamp(time.Now())}
+	if cfg.mode == "idle" {
+		res.Rate, res.Batch = 0, 0
+	}
+	l := &load{cfg: cfg, tgt: tgt, plan: p, res: &res, stderr: stderr}
+	return res, l.run(ctx, clients)
+}
+
+// startTickerboard attaches to -server or starts -tickerboard.
+func startTickerboard(ctx context.Context, cfg *config, m *Machine, stderr io.Writer) (*tickerboardTarget, error) {
+	t := &tickerboardTarget{url: strings.TrimRight(cfg.server, "/"), pidN: cfg.pid, dbURL: cfg.databaseURL, batch: cfg.mode == "batch"}
+	if cfg.server == "" {
+		if cfg.binary == "" {
+			return nil, errors.New("tickerboard: give -tickerboard PATH (go build -o /tmp/tickerboard ./cmd/tickerboard) or -server URL -pid PID")
+		}
+		proc, err := spawn(ctx, cfg.binary, []string{"-addr", "127.0.0.1:0", "-feeds", "none", "-log-level", "warn",
+			"-database-url", cfg.databaseURL, "-max-streams", strconv.Itoa(cfg.maxStream)}, nil, stderr)
+		if err != nil {
+			return nil, fmt.Errorf("tickerboard: %w", err)
+		}
+		t.proc, t.url, t.pidN = proc, proc.url, proc.cmd.Process.Pid
+	}
+	if err := store.EnsureDatabase(ctx, cfg.databaseURL); err != nil {
+		t.close0()
+		return nil, err
+	}
+	t.dbURL = publisherURL(cfg)
+	st, err := store.Open(ctx, t.dbURL)
+	if err != nil {
+		t.close0()
+		return nil, err
+	}
+	t.st = st
+	if m.Postgres == "" {
+		st.Pool().QueryRow(ctx, "SHOW server_version").Scan(&m.Postgres)
+	}
+	return t, nil
+}
+
+// publisherURL is the database URL for the publisher's sessions: unless
+// -synchronous-commit, with synchronous_commit off, so a commit is visible (and its
+// NOTIFY sent) without waiting for the disk.
+func publisherURL(cfg *config) string {
+	if cfg.syncCommit {
+		return cfg.databaseURL
+	}
+	u, err := url.Parse(cfg.databaseURL)
+	if err != nil {
+		return cfg.databaseURL
+	}
+	q := u.Query()
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func (t *tickerboardTarget) close0() {
+	if t.proc != nil {
+		t.proc.stop()
+	}
+}
+
+// load is one run in progress.
+type load struct {
+	cfg    *config
+	tgt    target
+	plan   plan
+	res    *Result
+	stderr io.Writer
+
+	tally   *tally
+	clients []*client
+	readers sync.WaitGroup
+	errMu   sync.Mutex
+	errs    []error
+}
+
+func (l *load) failed(err error) {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+func (l *load) firstErr() (int, error) {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	if len(l.errs) == 0 {
+		return 0, nil
+	}
+	return len(l.errs), l.errs[0]
+}
+
+func (l *load) progressf(format string, args ...any) {
+	if !l.cfg.quiet {
+		fmt.Fprintf(l.stderr, "\r\033[K"+format, args...)
+	}
+}
+
+func (l *load) progressDone() {
+	if !l.cfg.quiet {
+		fmt.Fprint(l.stderr, "\r\033[K")
+	}
+}
+
+func (l *load) sample() procSample {
+	if l.tgt.pid() == 0 {
+		return procSample{at: time.Now()}
+	}
+	s, err := readProc(l.tgt.pid())
+	if err != nil {
+		l.failed(err)
+	}
+	return s
+}
+
+func (l *load) run(ctx context.Context, n int) error {
+	res := l.res
+	before := l.sample()
+	res.RSSBeforeMiB = mib(before.rss)
+	if err := l.connect(ctx, n); err != nil {
+		l.closeClients()
+		return err
+	}
+	defer l.closeClients()
+
+	// Idle: everyone connected, nothing changing.
+	if err := sleep(ctx, l.cfg.settle); err != nil {
+		return err
+	}
+	idle := l.sample()
+	res.RSSIdleMiB = mib(idle.rss)
+	res.IdleKiBPerClient = float64(idle.rss-before.rss) / 1024 / float64(n)
+	if l.cfg.mode == "idle" {
+		return l.hold(ctx, before)
+	}
+	return l.publish(ctx, before)
+}
+
+// connect opens n clients at the configured pace and waits for every snapshot.
+func (l *load) connect(ctx context.Context, n int) error {
+	base, err := url.Parse(l.tgt.baseURL())
+	if err != nil {
+		return fmt.Errorf("server URL: %w", err)
+	}
+	l.tally = newTally(16)
+	l.clients = make([]*client, n)
+	var connected sync.WaitGroup
+	var done atomic.Int64
+	sem := make(chan struct{}, l.cfg.connPar)
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / l.cfg.connRate)
+	connected.Add(n)
+	l.readers.Add(n)
+	stop := l.every(func() { l.progressf("[%s] connecting %d/%d", l.tgt.name(), done.Load(), n) })
+	for i := range n {
+		c := &client{base: base, query: l.cfg.query, tally: l.tally, hist: l.tally.hists[i%len(l.tally.hists)], symbols: l.plan.symbols}
+		l.clients[i] = c
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait) // pacing new connections, not synchronising
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			connected.Add(i - n) // those never started
+			l.readers.Add(i - n)
+			stop()
+			connected.Wait()
+			return ctx.Err()
+		}
+		go func() {
+			defer l.readers.Done()
+			p, err := c.connect(ctx)
+			<-sem
+			done.Add(1)
+			connected.Done()
+			if err != nil {
+				l.failed(fmt.Errorf("client %d: %w", i, err))
+				return
+			}
+			c.read(p)
+			if !l.tally.closing.Load() {
+				if c.err == nil || errors.Is(c.err, io.EOF) {
+					c.err = errors.New("the server ended the stream")
+				}
+				l.failed(fmt.Errorf("client %d: %w", i, c.err))
+			}
+		}()
+	}
+	connected.Wait()
+	stop()
+	l.progressDone()
+	l.res.ConnectSeconds = time.Since(start).Seconds()
+	if k, err := l.firstErr(); err != nil {
+		return fmt.Errorf("%d of %d clients failed; the first: %w", k, n, err)
+	}
+	return nil
+}
+
+// every calls f at the progress interval until the returned stop is called.
+func (l *load) every(f func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(l.cfg.progress)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				f()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func (l *load) closeClients() {
+	if l.tally == nil {
+		return
+	}
+	l.tally.closing.Store(true)
+	for _, c := range l.clients {
+		if c != nil {
+			c.close()
+		}
+	}
+	l.readers.Wait()
+}
+
+// hold keeps the idle clients connected for the duration, tracking memory.
+func (l *load) hold(ctx context.Context, before procSample) error {
+	end := time.Now().Add(l.cfg.duration)
+	peak := l.sample().rss
+	for time.Now().Before(end) {
+		if err := sleep(ctx, min(l.cfg.progress, time.Until(end))); err != nil {
+			return err
+		}
+		s := l.sample()
+		peak = max(peak, s.rss)
+		l.progressf("[%s] %d clients idle, server RSS %.1f MiB (%.1f KiB/client)", l.tgt.name(), len(l.clients),
+			mib(s.rss), float64(s.rss-before.rss)/1024/float64(len(l.clients)))
+	}
+	l.progressDone()
+	l.res.RSSPeakMiB = mib(peak)
+	l.res.LoadedKiBPerClient = float64(peak-before.rss) / 1024 / float64(len(l.clients))
+	if k, err := l.firstErr(); err != nil {
+		return fmt.Errorf("%d clients failed while idle; the first: %w", k, err)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard one: 10,000 clients
+// need 10,000 descriptors.
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}
+
+func selfPID() int { return os.Getpid() }
