@@ -32,6 +32,7 @@ type side struct {
 	name   string
 	perMin float64 // scoring chances per minute of game clock
 	roster []string
+	due    float64 // steady leagues: chances accrued but not yet had
 }
 
 var (
@@ -58,15 +59,15 @@ func roster(team string) []string {
 // id alone, so the same seed plays the same game whatever else runs beside it.
 func newGame(seed int64, lg *league, g store.FeedGame) *game {
 	r := rand.New(rand.NewPCG(uint64(seed), uint64(g.ID)))
-	strength := func() float64 { return math.Exp(0.15 * r.NormFloat64()) }
+	strength := func() float64 { return math.Exp(lg.Spread * r.NormFloat64()) }
 	const homeAdvantage = 1.05
 	gm := &game{
 		id:  g.ID,
 		lg:  lg,
 		rng: r,
 		teams: [2]side{
-			{g.HomeTeam, lg.ChancesPerMin * strength() * homeAdvantage, roster(g.HomeTeam)},
-			{g.AwayTeam, lg.ChancesPerMin * strength() / homeAdvantage, roster(g.AwayTeam)},
+			{name: g.HomeTeam, perMin: lg.ChancesPerMin * strength() * homeAdvantage, roster: roster(g.HomeTeam), due: r.Float64()},
+			{name: g.AwayTeam, perMin: lg.ChancesPerMin * strength() / homeAdvantage, roster: roster(g.AwayTeam), due: r.Float64()},
 		},
 	}
 	gm.sync(g)
@@ -124,7 +125,16 @@ type chance struct {
 func (g *game) play(d time.Duration) (plays []store.Play, decided bool) {
 	var chances []chance
 	for team := range 2 {
-		for range poisson(g.rng, g.teams[team].perMin*d.Minutes()) {
+		n := 0
+		if g.lg.Steady {
+			s := &g.teams[team]
+			s.due += s.perMin * d.Minutes()
+			n = int(s.due)
+			s.due -= float64(n)
+		} else {
+			n = poisson(g.rng, g.teams[team].perMin*d.Minutes())
+		}
+		for range n {
 			chances = append(chances, chance{g.elapsed + time.Duration(g.rng.Float64()*float64(d)), team})
 		}
 	}

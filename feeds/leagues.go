@@ -20,6 +20,8 @@ type league struct {
 	Shootout      bool          // a tie after overtime is settled by a shootout, worth one goal
 	CountUp       bool          // the clock shows minutes played (soccer), with stoppage time
 	ChancesPerMin float64       // scoring chances per team per minute of game clock
+	Steady        bool          // chances come at a steady pace (basketball's possessions), not at random
+	Spread        float64       // how much teams differ: the sd of a team's log strength
 	// score plays one scoring chance for a team: the plays it produces, in order
 	// (none if it came to nothing).
 	score func(r *rand.Rand) []scoringPlay
@@ -176,14 +178,14 @@ var leagues = []*league{
 	{
 		Name: "Basketball", Periods: 4, PeriodLen: 12 * time.Minute, Break: 2 * time.Minute,
 		Halftime: 10 * time.Minute, OvertimeLen: 5 * time.Minute, ChancesPerMin: 1.0,
-		score: basketballChance,
+		Steady: true, Spread: 0.05, score: basketballChance,
 		Teams: []string{"Lakeside Lynx", "Harbor City Hawks", "Summit Peaks", "Riverton Rapids",
 			"Bay Area Breakers", "Capital Comets", "Desert Suns", "Northfield Knights",
 			"Ironwood Miners", "Port Royal Pirates", "Maple Falls Moose", "Silver Creek Stallions"},
 	},
 	{
 		Name: "Soccer", Periods: 2, PeriodLen: 45 * time.Minute, Halftime: 10 * time.Minute,
-		CountUp: true, ChancesPerMin: 1.4 / 90, score: soccerChance,
+		CountUp: true, ChancesPerMin: 1.4 / 90, Spread: 0.25, score: soccerChance,
 		Teams: []string{"Westbridge United", "FC Northport", "Athletic Valdora", "Kingsford City",
 			"Real Castellon", "Sporting Lisbridge", "Dynamo Karsk", "Olympique Marnay",
 			"Ashby Rovers", "Union Brenhaven", "Calder Wanderers", "AC Montevera"},
@@ -191,7 +193,7 @@ var leagues = []*league{
 	{
 		Name: "Football", Periods: 4, PeriodLen: 15 * time.Minute, Break: 2 * time.Minute,
 		Halftime: 10 * time.Minute, OvertimeLen: 10 * time.Minute, MaxOvertimes: 1,
-		SuddenDeath: true, ChancesPerMin: 4.5 / 60, score: footballChance,
+		SuddenDeath: true, ChancesPerMin: 4.5 / 60, Spread: 0.2, score: footballChance,
 		Teams: []string{"Granite City Rams", "Bayport Mariners", "Red Valley Bison", "Fort Ashton Generals",
 			"Clearwater Condors", "Prairie Thunder", "Stonebridge Titans", "Coastal Sharks",
 			"Highland Wolves", "Mesa Outlaws", "Lakeview Voyagers", "Copper Hills Colts"},
@@ -199,7 +201,7 @@ var leagues = []*league{
 	{
 		Name: "Hockey", Periods: 3, PeriodLen: 20 * time.Minute, Break: 10 * time.Minute,
 		OvertimeLen: 5 * time.Minute, MaxOvertimes: 1, SuddenDeath: true, Shootout: true,
-		ChancesPerMin: 3.1 / 60, score: hockeyChance,
+		ChancesPerMin: 3.1 / 60, Spread: 0.15, score: hockeyChance,
 		Teams: []string{"Frostburg Blizzard", "Pine Ridge Lumberjacks", "Glacier Bay Orcas", "Northern Lights",
 			"Iron Range Steelers", "Whitewater Falcons", "Timber Creek Wolves", "Polar City Bears",
 			"Cold Harbor Admirals", "Alpine Avalanche", "Redstone Foxes", "Blue Lake Loons"},
