@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -265,5 +266,27 @@ func TestReopenAfterAHumanLevels(t *testing.T) {
 	plays = h.reopen(store.FeedGame{ID: 4, HomeScore: 3, AwayScore: 3})
 	if !h.over || len(plays) != 1 || plays[0].Clock != "SO" || plays[0].Points != 1 || h.finalClock() != "Final/SO" {
 		t.Errorf("hockey levelled after overtime: over %v plays %+v final %q; want a shootout", h.over, plays, h.finalClock())
+	}
+}
+
+// A game's plays depend only on the seed and its id, so a seed replays the same games
+// whatever else runs beside them.
+func TestSameSeedSameGame(t *testing.T) {
+	lg := leagueNamed("Football")
+	_, a, _ := playOut(t, 9, lg, 10*time.Second)
+	_, b, _ := playOut(t, 9, lg, 10*time.Second)
+	if !reflect.DeepEqual(a, b) {
+		t.Error("the same seed played different games")
+	}
+	g := newGame(10, lg, store.FeedGame{ID: 9, HomeTeam: lg.Teams[0], AwayTeam: lg.Teams[1]})
+	var c []store.Play
+	for !g.over {
+		c = append(c, g.advance(10*time.Second)...)
+	}
+	for i := range c {
+		c[i].GameID = 9
+	}
+	if reflect.DeepEqual(a, c) {
+		t.Error("seeds 9 and 10 played the same game")
 	}
 }

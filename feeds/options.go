@@ -40,13 +40,19 @@ type Options struct {
 	now                   func() time.Time
 }
 
-// Defaults, chosen so the page moves on its own: a few price updates a second and a
-// scoring play every few seconds.
+// The defaults are chosen so the page moves on its own: a few price updates a second
+// and a scoring play every few seconds.
 const (
-	DefaultPriceRate  = 5
-	DefaultGameSpeed  = 10
+	// DefaultPriceRate is a few updates a second: each default symbol moves every ~5 s.
+	DefaultPriceRate = 5
+	// DefaultGameSpeed plays a basketball game in about six minutes.
+	DefaultGameSpeed = 10
+	// DefaultTradingDay opens a new session (prev_close := the close) every ten minutes,
+	// so change % resets now and then as on a real board.
 	DefaultTradingDay = 10 * time.Minute
-	DefaultLiveGames  = 8
+	// DefaultLiveGames fills the scoreboard without crowding it.
+	DefaultLiveGames = 8
+	// DefaultKeepFinals matches the finals a snapshot carries.
 	DefaultKeepFinals = 20
 
 	// maxPriceRate bounds -price-rate to what one leader can plausibly write.
