@@ -325,6 +325,11 @@ func TestBrowserReconnectCatchesUp(t *testing.T) {
 			}
 			before := stats(page)
 			last := eval[int64](page, `window.tickerboard.lastId`)
+			streamer := page.ctx // the target that holds the EventSource
+			if mode == "shared" {
+				streamer = sharedWorker(t, page.browser)
+			}
+			requests := recordStreams(t, streamer)
 
 			srv.Stop()
 			page.waitFor("the status to say reconnecting",
@@ -367,6 +372,19 @@ func TestBrowserReconnectCatchesUp(t *testing.T) {
 			head := queryInt(t, dbURL, `SELECT max(id) FROM events`)
 			if got := eval[int64](page, `window.tickerboard.lastId`); got != head {
 				t.Errorf("last event id %d, want %d", got, head)
+			}
+			// It was the browser's own reconnect of the same EventSource: the same URL, no
+			// ?lastEventId=, so the resume point the server honoured above came in the
+			// Last-Event-ID header. The DevTools protocol does not report the headers a
+			// shared worker's request really carried, so the header itself is checked
+			// where the page holds the stream.
+			reqs := requests.requests()
+			want := streamRequest{URL: "/events"}
+			if mode == "direct" {
+				want.LastEventID = strconv.FormatInt(last, 10)
+			}
+			if len(reqs) == 0 || reqs[len(reqs)-1] != want {
+				t.Errorf("stream requests while reconnecting: %+v; want the last to be %+v", reqs, want)
 			}
 		})
 	}
@@ -442,10 +460,11 @@ func TestBrowserWatchlist(t *testing.T) {
 	browser := newBrowser(t)
 	page := newTab(t, browser, "")
 	page.open(srv.URL + "/")
+	requests := recordStreams(t, sharedWorker(t, browser))
 
 	page.do(chromedp.SendKeys(chromedp.CSS("#watchlist"), "aapl, msft\n")) // Enter submits
-	page.waitFor("only the watched symbols",
-		`[...document.querySelectorAll('#quotes tbody tr')].map((tr) => tr.dataset.symbol).join() === 'AAPL,MSFT' && window.tickerboard.state === 'live'`)
+	page.waitFor("only the watched symbols, from a new snapshot", `window.tickerboard.stats.snapshots === 2 &&
+		[...document.querySelectorAll('#quotes tbody tr')].map((tr) => tr.dataset.symbol).join() === 'AAPL,MSFT'`)
 	wantEqual(t, "page query", eval[string](page, `location.search`), "?symbols=AAPL,MSFT")
 	streams := eval[[]struct {
 		URL  string `json:"url"`
@@ -454,6 +473,7 @@ func TestBrowserWatchlist(t *testing.T) {
 	if len(streams) != 1 || !strings.HasSuffix(streams[0].URL, "/events?symbols=AAPL,MSFT") {
 		t.Errorf("the shared worker streams %+v; want one stream of /events?symbols=AAPL,MSFT", streams)
 	}
+	wantEqual(t, "stream requests", requests.requests(), []streamRequest{{URL: "/events?symbols=AAPL,MSFT"}})
 
 	// Events are delivered in commit order, so once the AAPL change is on the page a
 	// GOOG change committed before it would have arrived too, were it sent.
@@ -466,8 +486,10 @@ func TestBrowserWatchlist(t *testing.T) {
 
 	// Topics: scores off.
 	page.do(chromedp.Click(chromedp.CSS(`input[name="topic"][value="score"]`)))
-	page.waitFor("the scoreboard to hide", `document.querySelector('#scores').hidden && window.tickerboard.state === 'live'`)
+	page.waitFor("the scoreboard to hide, and a new snapshot", `document.querySelector('#scores').hidden && window.tickerboard.stats.snapshots === 3`)
 	wantEqual(t, "page query", eval[string](page, `location.search`), "?topics=price&symbols=AAPL,MSFT")
+	wantEqual(t, "stream requests", requests.requests(),
+		[]streamRequest{{URL: "/events?symbols=AAPL,MSFT"}, {URL: "/events?topics=price&symbols=AAPL,MSFT"}})
 	testdb.Exec(t, dbURL, `INSERT INTO scores (game_id, team, points) SELECT id, 'home', 1 FROM games WHERE status = 'live'`)
 	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 192.00 WHERE symbol = 'AAPL'`)
 	page.waitFor("the next AAPL change", `document.querySelector('#quotes tr[data-symbol="AAPL"] .price .v').textContent === '192.00'`)
@@ -617,4 +639,27 @@ func TestBrowserShowsRefusal(t *testing.T) {
 	wantEqual(t, "address after the token", eval[string](page, `location.href`), srv.URL+"/")
 	wantEqual(t, "refusal after the token", eval[string](page, `document.querySelector('#status [data-field="error"]').textContent`), "")
 	page.waitFor("sparklines (the history API takes the cookie too)", `window.tickerboard.stats.histories === 3`)
+}
+
+func TestBrowserResetOnTruncate(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	seedBoard(t, dbURL)
+	srv := startServer(t, dbURL, "127.0.0.1:0")
+	page := newTab(t, newBrowser(t), "")
+	page.open(srv.URL + "/")
+
+	// TRUNCATE fires no row triggers; the stream says reset and sends a new snapshot.
+	testdb.Exec(t, dbURL, `TRUNCATE games CASCADE`)
+	page.waitFor("the board without games", `window.tickerboard.stats.snapshots === 2 &&
+		document.querySelectorAll('#games tr[data-game], #plays li').length === 0`)
+	b := eval[boardDOM](page, readBoard)
+	if len(b.Quotes) != 3 || b.State != "live" {
+		t.Errorf("after the reset: %d quotes, state %q; want the 3 quotes, live", len(b.Quotes), b.State)
+	}
+	if s := stats(page); s.Resets != 1 {
+		t.Errorf("page stats %+v, want one reset", s)
+	}
+	if empty := eval[string](page, `document.querySelector('#scores').dataset.empty`); empty != "true" {
+		t.Errorf("scores panel data-empty = %q, want true (so it says there are no games)", empty)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -83,9 +85,10 @@ func newBrowser(t testing.TB) context.Context {
 // tab is one browser tab (in a window of its own, so it gets animation frames) that
 // records what a test must never see: uncaught exceptions, CSP violations, dialogs.
 type tab struct {
-	t    testing.TB
-	ctx  context.Context
-	name string
+	t       testing.TB
+	ctx     context.Context
+	browser context.Context
+	name    string
 
 	mu       sync.Mutex
 	problems []string // exceptions and CSP violations
@@ -109,7 +112,7 @@ func withoutSharedWorker(tb *tab) error {
 func newTab(t testing.TB, browser context.Context, name string, opts ...tabOption) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
-	tb := &tab{t: t, ctx: ctx, name: name}
+	tb := &tab{t: t, ctx: ctx, browser: browser, name: name}
 	if err := chromedp.Do(ctx); err != nil { // opens the tab
 		cancel()
 		t.Fatalf("open tab %s: %v", name, err)
@@ -304,4 +307,84 @@ func js(s string) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// streamRequest is one request a target made for the event stream.
+type streamRequest struct {
+	URL         string // path and query
+	LastEventID string // the Last-Event-ID header, "" if none
+}
+
+// streams records the requests for /events that one target (a tab, or the shared
+// worker that streams for the tabs) sends, with the headers the network stack really
+// sent (Last-Event-ID is added below the page, so it shows only in the extra info).
+type streams struct {
+	mu      sync.Mutex
+	order   []network.RequestID
+	urls    map[network.RequestID]string
+	lastIDs map[network.RequestID]string
+}
+
+// recordStreams starts recording ctx's target's /events requests.
+func recordStreams(t testing.TB, ctx context.Context) *streams {
+	t.Helper()
+	s := &streams{urls: map[network.RequestID]string{}, lastIDs: map[network.RequestID]string{}}
+	err := chromedp.Listen(ctx, func(ev any) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if u, err := url.Parse(e.Request.URL); err == nil && u.Path == "/events" {
+				s.order = append(s.order, e.RequestID)
+				s.urls[e.RequestID] = u.RequestURI()
+			}
+		case *network.EventRequestWillBeSentExtraInfo:
+			for k, v := range e.Headers {
+				if strings.EqualFold(k, "Last-Event-ID") {
+					s.lastIDs[e.RequestID] = fmt.Sprint(v)
+				}
+			}
+		}
+	})
+	if err == nil {
+		_, err = chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	}
+	if err != nil {
+		t.Fatalf("record stream requests: %v", err)
+	}
+	return s
+}
+
+// requests lists the stream requests so far, oldest first.
+func (s *streams) requests() []streamRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]streamRequest, len(s.order))
+	for i, id := range s.order {
+		out[i] = streamRequest{URL: s.urls[id], LastEventID: s.lastIDs[id]}
+	}
+	return out
+}
+
+// sharedWorker attaches to the shared worker that streams for the tabs of browser
+// (a tab must have loaded the board), leaving it running when t ends.
+func sharedWorker(t testing.TB, browser context.Context) context.Context {
+	t.Helper()
+	targets, err := chromedp.Targets(browser)
+	if err != nil {
+		t.Fatalf("list targets: %v", err)
+	}
+	for _, info := range targets {
+		if info.Type == "shared_worker" && strings.HasSuffix(info.URL, "/js/feed-worker.js") {
+			ctx, cancel := chromedp.NewContext(browser, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+			if err := chromedp.Do(ctx); err != nil {
+				cancel()
+				t.Fatalf("attach to the shared worker: %v", err)
+			}
+			t.Cleanup(cancel)
+			return ctx
+		}
+	}
+	t.Fatalf("no shared worker among %d targets", len(targets))
+	return nil
 }
