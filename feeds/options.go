@@ -59,6 +59,8 @@ const (
 	maxPriceRate = 1_000_000
 	// maxGameSpeed keeps a game longer than one score tick.
 	maxGameSpeed = 100_000
+	// maxLiveGames leaves teams free for the queue of upcoming games (half as many).
+	maxLiveGames = 16
 )
 
 // Register adds the feeds' flags to fs, writing into o, with their defaults.
@@ -117,8 +119,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("game-speed %v: want 0 (default) to %d", o.GameSpeed, maxGameSpeed)
 	case o.TradingDay < 0 || (o.TradingDay > 0 && o.TradingDay < time.Second):
 		return fmt.Errorf("trading-day %v: want at least 1s", o.TradingDay)
-	case o.LiveGames < 0 || o.LiveGames > 100:
-		return fmt.Errorf("live-games %d: want 0 (default) to 100", o.LiveGames)
+	case o.LiveGames < 0 || o.LiveGames > maxLiveGames:
+		return fmt.Errorf("live-games %d: want 0 (default) to %d (the leagues have 48 teams)", o.LiveGames, maxLiveGames)
 	case o.KeepFinals < 0:
 		return fmt.Errorf("keep-finals %d: want 0 or more", o.KeepFinals)
 	}

@@ -17,11 +17,16 @@ type priceFeed struct {
 	inst   []Instrument // the universe; market holds those still listed
 }
 
-// startPrices lists the universe's missing symbols and resumes from the quotes table:
-// if the newest quote is older than a trading day, the market was closed meanwhile,
+// startPrices resumes from the quotes table and lists the universe's missing symbols.
+// If the newest quote is older than a trading day, the market was closed meanwhile,
 // so a new day opens first.
 func startPrices(ctx context.Context, w PriceWriter, o Options, seed int64, logger *slog.Logger) (*priceFeed, error) {
 	inst := o.universe()
+	p := &priceFeed{w: w, logger: logger, inst: inst}
+	existing, newest, err := p.listed(ctx)
+	if err != nil {
+		return nil, err
+	}
 	newQuotes := make([]store.NewQuote, len(inst))
 	for i, in := range inst {
 		newQuotes[i] = store.NewQuote{Symbol: in.Symbol, Name: in.Name, Price: in.Price}
@@ -30,8 +35,7 @@ func startPrices(ctx context.Context, w PriceWriter, o Options, seed int64, logg
 	if err != nil {
 		return nil, fmt.Errorf("list symbols: %w", err)
 	}
-	p := &priceFeed{w: w, logger: logger, inst: inst}
-	listed, newest, err := p.listed(ctx)
+	listed, _, err := p.listed(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -39,9 +43,8 @@ func startPrices(ctx context.Context, w PriceWriter, o Options, seed int64, logg
 	p.market = newMarket(seed, listed, sched, o.TradingDay)
 	logger.Info("price feed started", "symbols", len(listed), "listed_now", added,
 		"rate", o.PriceRate, "tick", sched.interval(), "seed", seed)
-	if int(added) < len(listed) && o.now().Sub(newest) > o.TradingDay {
-		gaps := p.market.open()
-		if _, err := w.OpenTradingDay(ctx, gaps); err != nil {
+	if len(existing) > 0 && o.now().Sub(newest) > o.TradingDay {
+		if _, err := w.OpenTradingDay(ctx, p.market.open()); err != nil {
 			return nil, fmt.Errorf("open trading day: %w", err)
 		}
 		logger.Info("price feed opened a new trading day", "idle_since", newest)

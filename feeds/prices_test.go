@@ -261,3 +261,50 @@ func TestMergedTicksKeepTheMarket(t *testing.T) {
 		}
 	}
 }
+
+// A leader that finds the quotes older than a trading day (no leader ran meanwhile)
+// opens a new day: yesterday's last price becomes prev_close.
+func TestPriceFeedOpensADayAfterAClosedSpell(t *testing.T) {
+	s, u := testdb.Open(t)
+	ctx := context.Background()
+	logger, _ := newLogger()
+	o := Options{Prices: true, PriceRate: 100, Symbols: []string{"AAA", "BBB"}}.withDefaults()
+	p, err := startPrices(ctx, s, o, 1, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if _, err := p.step(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testdb.Exec(t, u, `UPDATE quotes SET volume = 999999999`) // so a reset shows
+	before, err := s.FeedQuotes(ctx, []string{"AAA", "BBB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := startPrices(ctx, s, o, 1, logger); err != nil { // within the day: no new day
+		t.Fatal(err)
+	}
+	same, err := s.FeedQuotes(ctx, []string{"AAA", "BBB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(before, same) {
+		t.Errorf("a restart within the trading day changed the quotes: %+v → %+v", before, same)
+	}
+	o.now = func() time.Time { return time.Now().Add(o.TradingDay + time.Minute) }
+	if _, err := startPrices(ctx, s, o, 1, logger); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.FeedQuotes(ctx, []string{"AAA", "BBB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range after {
+		b := before[i]
+		if q.PrevClose != b.Price || q.DayOpen != q.Price || q.DayHigh != q.Price || q.DayLow != q.Price || q.Volume >= b.Volume || q.Volume <= 0 {
+			t.Errorf("%s after a closed spell: %+v; want prev_close %v (the last price), a fresh range and volume", q.Symbol, q, b.Price)
+		}
+	}
+}
