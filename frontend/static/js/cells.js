@@ -9,6 +9,17 @@ export function setText(el, text) {
   return true;
 }
 
+/** setData sets el's data-key when it differs: even an unchanged write can make the
+ * browser restyle everything that [data-…] selectors match. */
+export function setData(el, key, value) {
+  if (el.dataset[key] !== value) el.dataset[key] = value;
+}
+
+/** setTitle sets el's tooltip when it differs. */
+export function setTitle(el, title) {
+  if (el.title !== title) el.title = title;
+}
+
 /**
  * flash restarts el's flash in the colour of dir: "up" (green), "down" (red) or
  * "same" (neutral). The flash fades; a lasting colour is the caller's data-dir.

@@ -203,7 +203,10 @@ export class Feed {
     const change = this.board.apply(name, id, data);
     if (!change) return;
     this.#emit({ type: 'event', name, id, data: e.data, value: data });
-    if (name === 'price' && !data.deleted) this.#wantHistory(data.symbol);
+    if (name === 'price') {
+      if (data.deleted) this.historyWanted.delete(data.symbol); // a new listing starts afresh
+      else this.#wantHistory(data.symbol);
+    }
   }
 
   #wantHistory(symbol) {

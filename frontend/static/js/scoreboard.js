@@ -3,7 +3,7 @@
 // by cell; a score that changes flashes.
 
 import { parseTime } from './board.js';
-import { direction, element, flash, setText } from './cells.js';
+import { direction, element, flash, setText, setTitle } from './cells.js';
 import { formatClock, formatGameTime, formatStart } from './format.js';
 
 const GROUPS = ['live', 'scheduled', 'final'];
@@ -44,8 +44,8 @@ export class ScoreboardView {
     setText(row.league, g.league);
     setText(row.away, g.away_team);
     setText(row.home, g.home_team);
-    row.away.title = g.away_team;
-    row.home.title = g.home_team;
+    setTitle(row.away, g.away_team);
+    setTitle(row.home, g.home_team);
     this.#score(row, 'awayScore', g.away_score, animate);
     this.#score(row, 'homeScore', g.home_score, animate);
     const status = GROUPS.includes(g.status) ? g.status : 'live';

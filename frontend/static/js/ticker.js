@@ -1,7 +1,7 @@
 // The ticker table: one row per symbol, kept in symbol order. Rows are made once and
 // updated cell by cell; only a changed cell is written, and it flashes.
 
-import { direction, element, flash, setText } from './cells.js';
+import { direction, element, flash, setData, setText, setTitle } from './cells.js';
 import { formatChange, formatPrice, formatVolume } from './format.js';
 import { createSparkline } from './sparkline.js';
 
@@ -36,7 +36,7 @@ export class TickerView {
       animate = false;
     }
     setText(row.name, q.name ?? '');
-    row.tr.title = q.name ?? '';
+    setTitle(row.tr, q.name ?? '');
     const dir = direction(row.last.price, q.price);
     if (setText(row.priceText, formatPrice(q.price)) && animate) {
       flash(row.price, dir);
@@ -45,8 +45,8 @@ export class TickerView {
     }
     row.last.price = q.price;
     const sign = q.change > 0 ? 'up' : q.change < 0 ? 'down' : 'same';
-    row.change.dataset.dir = sign;
-    row.pct.dataset.dir = sign;
+    setData(row.change, 'dir', sign);
+    setData(row.pct, 'dir', sign);
     setText(row.change, formatChange(q.change));
     setText(row.pct, formatChange(q.change_pct, '%'));
     this.#number(row, 'high', q.day_high, formatPrice, animate);
