@@ -35,6 +35,8 @@ type scoreFeed struct {
 	syncedAt  time.Time                 // when games were last reread
 }
 
+// startScores resumes from the games in play in the database: live games carry on
+// from their period and clock, scheduled ones start when due.
 func startScores(ctx context.Context, w ScoreWriter, o Options, seed int64, logger *slog.Logger) (*scoreFeed, error) {
 	f := &scoreFeed{
 		w: w, o: o, logger: logger, seed: seed,
@@ -45,12 +47,14 @@ func startScores(ctx context.Context, w ScoreWriter, o Options, seed int64, logg
 		shown:     map[int64]store.GameClock{},
 		step:      time.Duration(float64(o.scoreTick) * o.GameSpeed),
 	}
-	var total, weights time.Duration
+	// Space the starts so that, as games end, about LiveGames stay in play: the mean
+	// game's wall-clock length shared among them.
+	var total, weights float64
 	for _, l := range leagues {
-		total += time.Duration(leagueWeights[l.Name] * float64(l.duration()))
-		weights += time.Duration(leagueWeights[l.Name])
+		total += leagueWeights[l.Name] * l.duration().Seconds()
+		weights += leagueWeights[l.Name]
 	}
-	f.spacing = time.Duration(float64(total/weights) / o.GameSpeed / float64(o.LiveGames))
+	f.spacing = time.Duration(total / weights / o.GameSpeed / float64(o.LiveGames) * float64(time.Second))
 	if err := f.resync(ctx, o.now()); err != nil {
 		return nil, err
 	}
@@ -62,6 +66,7 @@ func startScores(ctx context.Context, w ScoreWriter, o Options, seed int64, logg
 	return f, nil
 }
 
+// run ticks until ctx ends; the first tick is at once, so a new leader fills the board.
 func (f *scoreFeed) run(ctx context.Context) error {
 	t := time.NewTicker(f.o.scoreTick)
 	defer t.Stop()
