@@ -221,15 +221,23 @@ func (s *Store) SetGameClocks(ctx context.Context, clocks []GameClock) ([]FeedGa
 
 // AddPlay inserts a scoring play; the schema's trigger adds its points to the game.
 // It returns ErrGameOver if the game is final or gone.
+//
+// The game row is locked first: the schema's scores_check reads the game's status
+// without a lock, so a play racing a human's "UPDATE games SET status = 'final'"
+// could otherwise land on a game that has just become final.
 func (s *Store) AddPlay(ctx context.Context, p Play) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO scores (game_id, team, points, scorer, period, clock)
-		VALUES ($1, $2, $3, $4, $5, $6)`, p.GameID, p.Team, p.Points, p.Scorer, p.Period, p.Clock)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO scores (game_id, team, points, scorer, period, clock)
+		SELECT id, $2, $3, $4, $5, $6 FROM games WHERE id = $1 AND status <> 'final' FOR NO KEY UPDATE`,
+		p.GameID, p.Team, p.Points, p.Scorer, p.Period, p.Clock)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.ConstraintName == "scores_game_exists" || pgErr.ConstraintName == "scores_game_not_final") {
 		return fmt.Errorf("add play to game %d: %w (%s)", p.GameID, ErrGameOver, pgErr.ConstraintName)
 	}
 	if err != nil {
 		return fmt.Errorf("add play to game %d: %w", p.GameID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("add play to game %d: %w", p.GameID, ErrGameOver)
 	}
 	return nil
 }

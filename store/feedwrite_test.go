@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tickerboard/tickerboard/internal/testdb"
 	"github.com/tickerboard/tickerboard/store"
 )
@@ -250,4 +252,65 @@ func eventCount(t *testing.T, s *store.Store) int64 {
 		t.Fatal(err)
 	}
 	return p.Head
+}
+
+// A feed play racing a human's finish waits for it and is refused, rather than adding
+// points to a game that has just become final.
+func TestAddPlayWaitsForAConcurrentFinish(t *testing.T) {
+	s, u := testdb.Open(t)
+	ctx := context.Background()
+	g, err := s.ScheduleGame(ctx, store.NewGame{League: "Hockey", HomeTeam: "Oslo", AwayTeam: "Bern", StartsAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StartGame(ctx, g.ID, 1, "20:00"); err != nil {
+		t.Fatal(err)
+	}
+	human, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer human.Close(ctx)
+	tx, err := human.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE games SET status = 'final' WHERE id = $1`, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.AddPlay(ctx, store.Play{GameID: g.ID, Team: "home", Points: 1, Scorer: "feed"}) }()
+	// Wait until the play is blocked on the human's row lock.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting bool
+		if err := s.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO scores%')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("AddPlay returned %v without waiting for the human's transaction", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("AddPlay never waited for the game's row lock")
+		}
+		time.Sleep(10 * time.Millisecond) // polling pg_stat_activity: there is no event for a lock wait
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, store.ErrGameOver) {
+		t.Errorf("AddPlay racing a finish: %v, want ErrGameOver", err)
+	}
+	var plays, score int
+	if err := s.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM scores WHERE game_id = $1), home_score FROM games WHERE id = $1`, g.ID).Scan(&plays, &score); err != nil {
+		t.Fatal(err)
+	}
+	if plays != 0 || score != 0 {
+		t.Errorf("the final game got %d plays and %d points", plays, score)
+	}
 }
