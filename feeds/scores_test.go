@@ -61,7 +61,7 @@ func TestRunScoresPlaysGamesAlongsideAHuman(t *testing.T) {
 	finals := map[int64]bool{}
 	var humanScored, humanFinished int64
 	var humanFinalEvent int64
-	await(t, events, 60*time.Second, "12 games to finish", func(e store.Event) bool {
+	await(t, events, 60*time.Second, "12 games to finish, the human's among them", func(e store.Event) bool {
 		switch e.Name {
 		case "score":
 			g := decode[gameEvent](t, e)
@@ -84,7 +84,7 @@ func TestRunScoresPlaysGamesAlongsideAHuman(t *testing.T) {
 			p := decode[playEvent](t, e)
 			plays[p.GameID] = append(plays[p.GameID], p)
 		}
-		return len(finals) >= 12
+		return len(finals) >= 12 && humanScored != 0 && finals[humanScored]
 	})
 	stop()
 	if humanScored == 0 || humanFinished == 0 {
