@@ -1,0 +1,21 @@
+# Tickerboard: one static binary (the page and the migrations are embedded in it) on a
+# minimal non-root image. Build: `docker build -t tickerboard .`, or let compose do it.
+
+# The build stage needs nothing but Go: no apt, no apk, no cgo.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/tickerboard ./cmd/tickerboard
+
+# No shell and no curl here: the HEALTHCHECK is the binary's own `healthcheck`
+# subcommand, which GETs /readyz on TICKERBOARD_ADDR.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/tickerboard /usr/local/bin/tickerboard
+ENV TICKERBOARD_ADDR=0.0.0.0:8080
+EXPOSE 8080
+USER 65532:65532
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/tickerboard", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/tickerboard"]

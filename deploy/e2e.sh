@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# End-to-end test of the shipped stack, run for real: `docker compose up` of
+# compose.yaml (db, app, nginx) on this machine, checked through nginx on
+# localhost:$TICKERBOARD_PORT (8080):
+#   1. up -d --build --wait: every service healthy, the page loads, /events streams a
+#      snapshot;
+#   2. the README's `docker compose exec -T db psql …` inserting a score reaches an SSE
+#      client through nginx within a second of the commit;
+#   3. --scale app=3: all healthy, a client resuming with Last-Event-ID on another
+#      instance gets exactly the missed events, exactly one instance leads (/metrics),
+#      and stopping the leader's container hands leadership over within seconds;
+#   4. down then up keeps the data (named volume); down -v leaves nothing behind.
+#
+# It brings what it needs: Debian's docker.io (a private dockerd with vfs storage if
+# no engine is running, stopped again at the end), the compose v2 plugin built from
+# its Go module, and stand-ins for images Docker Hub cannot serve here
+# (deploy/lib/standins.sh). Caches live in $TICKERBOARD_CACHE (/var/cache/tickerboard).
+#
+# Usage: deploy/e2e.sh [--prepare] [--keep]
+#   --prepare  only get the engine, compose and the images ready
+#   --keep     leave the stack (and a private engine) running at the end; export
+#              DOCKER_HOST=unix:///run/tickerboard-docker/docker.sock to reach it
+# Logs of a failed run go to $TB_ARTIFACTS (artifacts/e2e in the repo).
+set -Eeuo pipefail
+
+TB_DEPLOY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TB_ROOT=$(dirname "$TB_DEPLOY")
+TB_START=$(date +%s)
+TB_PORT=${TICKERBOARD_PORT:-8080}
+TB_PROJECT=${TICKERBOARD_E2E_PROJECT:-tickerboard-e2e}
+TB_ARTIFACTS=${TB_ARTIFACTS:-$TB_ROOT/artifacts/e2e}
+export TICKERBOARD_PORT=$TB_PORT
+
+# shellcheck source=deploy/lib/common.sh
+. "$TB_DEPLOY/lib/common.sh"
+# shellcheck source=deploy/lib/engine.sh
+. "$TB_DEPLOY/lib/engine.sh"
+# shellcheck source=deploy/lib/compose.sh
+. "$TB_DEPLOY/lib/compose.sh"
+# shellcheck source=deploy/lib/standins.sh
+. "$TB_DEPLOY/lib/standins.sh"
+
+prepare_only=
+keep=
+for arg in "$@"; do
+	case $arg in
+	--prepare) prepare_only=1 ;;
+	--keep) keep=1 ;;
+	*) die "unknown argument $arg (usage: deploy/e2e.sh [--prepare] [--keep])" ;;
+	esac
+done
+
+mkdir -p "$TB_ARTIFACTS"
+BASE=http://127.0.0.1:$TB_PORT
+CHECK=$TB_ARTIFACTS/e2echeck
+PSQL=(psql -U postgres -d tickerboard)
+failed_step=
+
+# dc runs docker compose on the repo's compose.yaml under the e2e's own project
+# name, so a demo someone left running (project "tickerboard") is never touched.
+dc() { docker compose --project-directory "$TB_ROOT" -f "$TB_ROOT/compose.yaml" -p "$TB_PROJECT" "$@"; }
+
+# psql_at SQL runs SQL in the db container the README's way and prints bare values.
+psql_at() { dc exec -T db "${PSQL[@]}" -qAt -c "$1"; }
+
+step() {
+	failed_step=$1
+	log "== $1"
+}
+
+main() {
+	[[ $(id -u) == 0 || -n ${DOCKER_HOST:-} ]] || die "run as root (it installs packages and may start dockerd)"
+	command -v go >/dev/null || die "go is not on PATH"
+	trap on_exit EXIT
+
+	step "prepare"
+	port_free
+	timed "engine" engine_start
+	timed "compose plugin" compose_ensure
+	timed "images" images_ensure
+	[[ -z $prepare_only ]] || return 0
+	(cd "$TB_ROOT" && go build -o "$CHECK" ./deploy/e2echeck) || die "building deploy/e2echeck failed"
+	# A stack left behind by an interrupted run would hold the port and the volume.
+	dc down -v --remove-orphans >/dev/null 2>&1 || true
+
+	step "1. up --build --wait"
+	timed "compose up --build --wait" dc up -d --build --wait --wait-timeout 300 ||
+		die "docker compose up did not make every service healthy"
+	expect_healthy db 1
+	expect_healthy app 1
+	expect_healthy nginx 1
+	"$CHECK" page -base "$BASE"
+	"$CHECK" stream -base "$BASE"
+	docker image inspect -f '{{.Config.User}} {{json .Config.Healthcheck.Test}}' "$(app_image)" |
+		grep -q '^65532' || die "the app image does not run as the nonroot user"
+
+	step "2. psql insert reaches an SSE client through nginx"
+	local game
+	game=$(psql_at "INSERT INTO games (league, home_team, away_team, status) VALUES ('E2E', 'Home $$', 'Away $$', 'live') RETURNING id")
+	[[ $game =~ ^[0-9]+$ ]] || die "creating a game gave ${game@Q}"
+	# The README's command, with -T because this script has no terminal.
+	"$CHECK" latency -base "$BASE" -game "$game" -team home -points 3 -within 1s -- \
+		docker compose --project-directory "$TB_ROOT" -p "$TB_PROJECT" \
+		exec -T db "${PSQL[@]}" -c "INSERT INTO scores (game_id, team, points) VALUES ($game, 'home', 3);"
+
+	step "3. --scale app=3"
+	timed "compose up --scale app=3 --wait" dc up -d --scale app=3 --wait --wait-timeout 180 ||
+		die "scaling to 3 app instances did not leave every service healthy"
+	expect_healthy app 3
+	# What each instance costs Postgres, for the README's scaling story.
+	psql_at "SELECT client_addr || ': ' || count(*) || ' connections (' ||
+	                string_agg(DISTINCT left(regexp_replace(query, '\s+', ' ', 'g'), 40), '; ') || ')'
+	         FROM pg_stat_activity WHERE datname = 'tickerboard' AND client_addr IS NOT NULL
+	         GROUP BY client_addr ORDER BY 1" | sed 's/^/postgres connections from /' >&2
+	"$CHECK" resume -base "$BASE" -- docker compose --project-directory "$TB_ROOT" -p "$TB_PROJECT" \
+		exec -T db "${PSQL[@]}" -qAt -c
+	local out leader container holders t0 took
+	out=$("$CHECK" leader -base "$BASE" -instances 3 -within 30s) || die "leader: $out"
+	log "leader: $out"
+	leader=${out%% *}
+	holders=$(psql_at "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = 7294615230472")
+	[[ $holders == 1 ]] || die "$holders sessions hold the leader lock, want 1"
+	container=$(container_at "${leader%:*}") || die "no app container has address ${leader%:*}"
+	log "stopping the leader's container $container ($leader)"
+	t0=$(date +%s.%N)
+	docker stop -t 10 "$container" >/dev/null
+	log "leader container stopped after $(elapsed "$t0")s"
+	out=$("$CHECK" leader -base "$BASE" -instances 2 -exclude "$leader" -within 20s) || die "failover: $out"
+	took=$(elapsed "$t0")
+	log "failover: $out; $took s from docker stop to a new leader"
+	new=${out%% *}
+	docker logs "$(container_at "${new%:*}")" 2>&1 | grep -q 'leading' ||
+		die "the new leader's log does not say it leads"
+	holders=$(psql_at "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = 7294615230472")
+	[[ $holders == 1 ]] || die "$holders sessions hold the leader lock after failover, want 1"
+	"$CHECK" stream -base "$BASE"
+
+	step "4. down, up: the data stays"
+	timed "compose down" dc down
+	timed "compose up --wait" dc up -d --wait --wait-timeout 180 || die "up after down failed"
+	local back
+	back=$(curl -fsS "$BASE/api/games/$game") || die "GET /api/games/$game after down/up failed"
+	grep -Eq "\"home_team\": *\"Home $$\"" <<<"$back" || die "game $game did not survive down/up: $back"
+	grep -Eq '"home_score": *3[,}]' <<<"$back" || die "game $game lost its score over down/up: $back"
+	log "game $game and its score survived down/up"
+
+	step "5. down -v leaves nothing"
+	timed "compose down -v" dc down -v --remove-orphans
+	local left
+	left=$(leftovers)
+	[[ -z $left ]] || die "left behind after down -v: $left"
+	failed_step=
+	log "PASS: all end-to-end checks passed"
+}
+
+# port_free fails clearly when something already listens on the port nginx needs.
+port_free() {
+	local who
+	who=$(ss -Hltnp "sport = :$TB_PORT" 2>/dev/null || true)
+	[[ -z $who ]] || die "port $TB_PORT is taken (set TICKERBOARD_PORT to use another): $who"
+}
+
+# expect_healthy SERVICE N checks that N containers of SERVICE run and are healthy.
+expect_healthy() {
+	local svc=$1 want=$2 ids id healthy=0 state
+	ids=$(dc ps -q "$svc")
+	for id in $ids; do
+		state=$(docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id")
+		[[ $state == "running healthy" ]] && healthy=$((healthy + 1))
+	done
+	[[ $healthy == "$want" ]] || die "$healthy healthy $svc containers, want $want"
+	log "$svc: $want healthy"
+}
+
+# container_at IP prints the id of the project's app container with that address.
+container_at() {
+	local id
+	for id in $(dc ps -q app); do
+		if docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id" | grep -qw -- "$1"; then
+			echo "$id"
+			return 0
+		fi
+	done
+	return 1
+}
+
+app_image() { docker inspect -f '{{.Image}}' "$(dc ps -q app | head -n1)"; }
+
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# leftovers lists the project's containers, volumes and networks that still exist.
+leftovers() {
+	local f=label=com.docker.compose.project=$TB_PROJECT
+	{
+		docker ps -aq --filter "$f" | sed 's/^/container /'
+		docker volume ls -q --filter "$f" | sed 's/^/volume /'
+		docker network ls -q --filter "$f" | sed 's/^/network /'
+	} | tr '\n' ' '
+}
+
+on_exit() {
+	local rc=$?
+	if [[ -n $failed_step && -z $prepare_only ]]; then
+		log "failed in step: $failed_step; logs in $TB_ARTIFACTS"
+		if docker info >/dev/null 2>&1; then
+			dc ps -a >"$TB_ARTIFACTS/compose-ps.txt" 2>&1 || true
+			dc logs --no-color --timestamps >"$TB_ARTIFACTS/compose-logs.txt" 2>&1 || true
+			tail -n 60 "$TB_ARTIFACTS/compose-logs.txt" >&2 || true
+		fi
+	fi
+	if [[ -z $keep ]]; then
+		if [[ -z $prepare_only ]] && docker info >/dev/null 2>&1; then
+			dc down -v --remove-orphans >/dev/null 2>&1 || true
+		fi
+		engine_stop
+	else
+		log "--keep: the stack and the engine are still up (DOCKER_HOST=${DOCKER_HOST:-default})"
+	fi
+	log "total $(($(date +%s) - TB_START))s, exit $rc"
+}
+
+main

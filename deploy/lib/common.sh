@@ -1,0 +1,39 @@
+# shellcheck shell=bash
+# Shared by the deploy scripts: logging, failing, and where caches live.
+# Sourced, not run.
+
+# TB_CACHE keeps what is slow to make and safe to reuse between runs: the compose
+# plugin binary, the debootstrap base, and (when the e2e starts its own engine) the
+# Docker data root with the stand-in images.
+TB_CACHE=${TICKERBOARD_CACHE:-/var/cache/tickerboard}
+TB_START=${TB_START:-$(date +%s)}
+
+log() { printf '%s [%4ss] %s\n' "$(date +%H:%M:%S)" "$(($(date +%s) - TB_START))" "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+# timed NAME CMD... runs CMD and logs how long it took, for the report and for
+# noticing when a cache stopped working.
+timed() {
+	local name=$1 t0 rc=0
+	shift
+	t0=$(date +%s)
+	"$@" || rc=$?
+	log "$name: $(($(date +%s) - t0))s (exit $rc)"
+	return "$rc"
+}
+
+# apt_install PKG... installs Debian packages that are missing, once per run.
+apt_install() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	log "apt-get install ${missing[*]}"
+	if [[ -z ${TB_APT_UPDATED:-} ]]; then
+		apt-get update -qq >&2 || die "apt-get update failed"
+		TB_APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+		die "apt-get install ${missing[*]} failed"
+}
