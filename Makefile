@@ -20,4 +20,4 @@ e2e:
 	bash deploy/e2e.sh
 
 bench:
-	go test -run XXX -bench . -benchmem ./api/ ./store/
+	go test -run XXX -bench . -benchmem ./api/ ./store/ ./feeds/

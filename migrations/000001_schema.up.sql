@@ -205,12 +205,14 @@ CREATE CONSTRAINT TRIGGER games_emit AFTER INSERT OR UPDATE OR DELETE ON games
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION games_emit();
 
 -- Scores: a play is refused on a final game, records the game's period and clock,
--- and starts a scheduled game.
+-- and starts a scheduled game. The game row is locked, so a play racing
+-- `UPDATE games SET status = 'final'` cannot pass this check and then add its points
+-- to a game that has just become final.
 CREATE FUNCTION scores_check() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     g games;
 BEGIN
-    SELECT * INTO g FROM games WHERE id = NEW.game_id;
+    SELECT * INTO g FROM games WHERE id = NEW.game_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN NEW; -- the foreign key scores_game_exists reports it
     END IF;

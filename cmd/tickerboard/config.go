@@ -66,6 +66,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if err := c.feedOpts.Validate(); err != nil {
+		return nil, err
+	}
 	if c.access.CORSOrigins, err = parseOrigins(*origins); err != nil {
 		return nil, err
 	}
