@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/performance"
+	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
@@ -27,14 +30,17 @@ import (
 // the figures are for the whole stack on it, not for the page alone.
 func BenchmarkBrowserRender(b *testing.B) {
 	for _, c := range []struct {
-		rate   int
-		direct bool
-	}{{0, false}, {100, false}, {500, false}, {1000, false}, {500, true}} {
+		rate         int
+		direct, calm bool
+	}{{0, false, false}, {100, false, false}, {500, false, false}, {1000, false, false}, {500, true, false}, {500, false, true}} {
 		name := fmt.Sprintf("rate=%d", c.rate)
 		if c.direct {
-			name += "/direct"
+			name += "/direct" // no SharedWorker: the tab holds the stream
 		}
-		b.Run(name, func(b *testing.B) { benchRender(b, c.rate, c.direct) })
+		if c.calm {
+			name += "/reduced-motion" // no flashes: what the animations cost
+		}
+		b.Run(name, func(b *testing.B) { benchRender(b, c.rate, c.direct, c.calm) })
 	}
 }
 
@@ -84,7 +90,7 @@ const stopMeasuring = `(() => {
 		paintMs: s.paintMs - m.paintMs, paintMaxMs: s.paintMaxMs, handleMs: s.handleMs - m.handleMs};
 })()`
 
-func benchRender(b *testing.B, rate int, direct bool) {
+func benchRender(b *testing.B, rate int, direct, calm bool) {
 	_, dbURL := testdb.Open(b)
 	symbols := make([]string, 40)
 	for i := range symbols {
@@ -99,6 +105,9 @@ func benchRender(b *testing.B, rate int, direct bool) {
 	if direct {
 		opts = append(opts, withoutSharedWorker)
 	}
+	if calm {
+		opts = append(opts, withReducedMotion)
+	}
 	page := newTab(b, newBrowser(b), "", opts...)
 	page.open(url + "/")
 	page.waitFor("every sparkline's history", `window.tickerboard.stats.histories >= 40`)
@@ -110,10 +119,19 @@ func benchRender(b *testing.B, rate int, direct bool) {
 	}
 	defer pool.Close()
 
+	// The renderer's main thread, in CPU time (thread ticks), so what other processes
+	// on the machine take does not count against the page.
+	page.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, performance.Enable, performance.EnableParams{TimeDomain: performance.EnableTimeDomainThreadTicks})
+		return err
+	}))
+
 	var runs []benchResult
 	var sent int
 	var driven time.Duration
+	var cpu mainThread
 	for b.Loop() {
+		before := mainThreadNow(page)
 		eval[bool](page, startMeasuring)
 		start := time.Now()
 		sent += drive(b, ctx, pool, symbols, game, rate, benchDuration)
@@ -121,6 +139,7 @@ func benchRender(b *testing.B, rate int, direct bool) {
 		head := queryInt(b, dbURL, `SELECT coalesce(max(id), 0) FROM events`)
 		page.waitFor("the page to catch up", fmt.Sprintf(`window.tickerboard.lastId >= %d`, head))
 		runs = append(runs, eval[benchResult](page, stopMeasuring))
+		cpu = cpu.add(mainThreadNow(page).sub(before))
 	}
 
 	var frames, long []float64
@@ -158,6 +177,8 @@ func benchRender(b *testing.B, rate int, direct bool) {
 	b.ReportMetric(float64(len(long)), "long-tasks")
 	// The page's JavaScript cost: share of one core, and the worst single paint.
 	b.ReportMetric((paintMs+handleMs)/(10*seconds), "%js-cpu")
+	b.ReportMetric(100*cpu.Task/seconds, "%main-cpu")
+	b.ReportMetric(100*(cpu.Style+cpu.Layout)/seconds, "%style+layout-cpu")
 	b.ReportMetric(paintMax, "paint-max-ms")
 	b.ReportMetric(longTotal, "long-task-ms")
 	if last.P50 != nil {
@@ -201,6 +222,38 @@ func drive(b *testing.B, ctx context.Context, pool *pgxpool.Pool, symbols []stri
 		}
 	}
 	return sent
+}
+
+// mainThread is CPU seconds the renderer's main thread spent in all tasks, and in
+// style and layout work, from the DevTools Performance domain.
+type mainThread struct{ Task, Style, Layout float64 }
+
+func mainThreadNow(tb *tab) mainThread {
+	tb.t.Helper()
+	var m mainThread
+	tb.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		res, err := cdp.Call(ctx, t, performance.GetMetrics, cdp.Empty{})
+		for _, metric := range res.Metrics {
+			switch metric.Name {
+			case "TaskDuration":
+				m.Task = metric.Value
+			case "RecalcStyleDuration":
+				m.Style = metric.Value
+			case "LayoutDuration":
+				m.Layout = metric.Value
+			}
+		}
+		return err
+	}))
+	return m
+}
+
+func (m mainThread) sub(o mainThread) mainThread {
+	return mainThread{m.Task - o.Task, m.Style - o.Style, m.Layout - o.Layout}
+}
+
+func (m mainThread) add(o mainThread) mainThread {
+	return mainThread{m.Task + o.Task, m.Style + o.Style, m.Layout + o.Layout}
 }
 
 // percentile of sorted values, q in [0, 1].

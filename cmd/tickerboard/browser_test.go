@@ -225,7 +225,7 @@ func TestBrowserPriceUpdate(t *testing.T) {
 	// Poll in the same frame as the text appears, while the flash is still running.
 	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 190.00 WHERE symbol = 'AAPL'`)
 	page.waitFor("AAPL to tick up to 190.00 and flash",
-		cell+`.textContent === '190.00\u25B2' && `+cell+`.getAnimations().some((a) => a.animationName.startsWith('flash-up-'))`)
+		cell+`.textContent === '190.00\u25B2' && `+cell+`.getAnimations({subtree: true}).some((a) => a.animationName.startsWith('flash-up-'))`)
 	b := eval[boardDOM](page, readBoard)
 	wantEqual(t, "AAPL after the tick up", quoteCells(b, "AAPL"),
 		[]string{"AAPL", "Apple Inc.", "190.00\u25B2", "+5.00", "+2.70%", "190.00", "185.00", "1,200,000", ""})
@@ -238,7 +238,7 @@ func TestBrowserPriceUpdate(t *testing.T) {
 
 	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 184.00 WHERE symbol = 'AAPL'`)
 	page.waitFor("AAPL to tick down to 184.00 and flash",
-		cell+`.textContent === '184.00\u25BC' && `+cell+`.getAnimations().some((a) => a.animationName.startsWith('flash-down-'))`)
+		cell+`.textContent === '184.00\u25BC' && `+cell+`.getAnimations({subtree: true}).some((a) => a.animationName.startsWith('flash-down-'))`)
 	b = eval[boardDOM](page, readBoard)
 	wantEqual(t, "AAPL after the tick down", quoteCells(b, "AAPL"),
 		[]string{"AAPL", "Apple Inc.", "184.00\u25BC", "\u22121.00", "\u22120.54%", "190.00", "184.00", "1,200,000", ""})
@@ -345,8 +345,14 @@ func TestBrowserReconnectCatchesUp(t *testing.T) {
 
 			startServer(t, dbURL, srv.Addr)
 			page.waitFor("the status to say live again", `document.querySelector('#status').dataset.state === 'live'`)
-			page.waitFor("every missed change",
-				`window.tickerboard.stats.events === `+strconv.Itoa(before.Events+missed))
+			page.waitFor("every missed change on the page", fmt.Sprintf(`
+				document.querySelector('#quotes tr[data-symbol="AAPL"] .price .v').textContent === '201.00' &&
+				document.querySelector('#plays li .scorer')?.textContent === 'D. White' &&
+				document.querySelector('#games tr[data-game="%d"]') && !document.querySelector('#games tr[data-game="%d"]')`,
+				added, games.final))
+			if got := stats(page).Events; got != before.Events+missed {
+				t.Errorf("page applied %d events since it loaded, want the %d it had plus the %d missed", got, before.Events, missed)
+			}
 
 			b := eval[boardDOM](page, readBoard)
 			if got := quoteCells(b, "AAPL"); len(got) < 3 || got[2] != "201.00\u25B2" {
@@ -426,6 +432,7 @@ func TestBrowserRendersHostileTextAsText(t *testing.T) {
 	}
 	page.waitFor("every hostile game", fmt.Sprintf(`document.querySelectorAll('#games tr[data-game]').length === %d`, 3+len(hostile)))
 	page.waitFor("every hostile quote", fmt.Sprintf(`document.querySelectorAll('#quotes tbody tr').length === %d`, 3+len(hostile)))
+	page.waitFor("every hostile play", fmt.Sprintf(`document.querySelectorAll('#plays li').length === %d`, 2+len(hostile)))
 
 	for i, a := range hostile {
 		b := hostile[(i+1)%len(hostile)]

@@ -20,12 +20,21 @@ export function setTitle(el, title) {
   if (el.title !== title) el.title = title;
 }
 
+// A cell that flashed the same way this recently is still bright: restarting its
+// flash would cost a style change and show nothing. At hundreds of updates a second
+// this keeps the flashing to what an eye can see.
+const REFLASH_MS = 250;
+const flashedAt = new WeakMap(); // cell → performance.now() of its last flash
+
 /**
  * flash restarts el's flash in the colour of dir: "up" (green), "down" (red) or
  * "same" (neutral). The flash fades; a lasting colour is the caller's data-dir.
  */
-export function flash(el, dir) {
-  el.dataset.flash = el.dataset.flash === `${dir}-a` ? `${dir}-b` : `${dir}-a`;
+export function flash(el, dir, now = performance.now()) {
+  const current = el.dataset.flash ?? '';
+  if (current.startsWith(dir + '-') && now - (flashedAt.get(el) ?? -Infinity) < REFLASH_MS) return;
+  flashedAt.set(el, now);
+  el.dataset.flash = current === `${dir}-a` ? `${dir}-b` : `${dir}-a`;
 }
 
 /** direction compares two numbers as up, down or same. */

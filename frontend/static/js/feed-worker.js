@@ -3,7 +3,8 @@
 // stall the seventh tab; here every tab with the same filters shares one stream.
 //
 // Tab → worker: {type: 'subscribe', url} | {type: 'unsubscribe', linger} | {type: 'info'}
-// Worker → tab: the Feed's messages (see feed.js), and {type: 'info', feeds} answers.
+// Worker → tab: the Feed's messages (see feed.js), with events gathered into
+// {type: 'events', events: [...]}, and {type: 'info', feeds} answers.
 
 import { Feed } from './feed.js';
 
@@ -48,14 +49,7 @@ self.addEventListener('connect', (e) => {
         clearTimeout(entry.timer);
         entry.feed.wake();
         entry.ports.add(port);
-        const fn = entry.feed.subscribe((out) => {
-          if (out.type === 'event') {
-            const { value, ...text } = out; // JSON text clones cheaper than the parsed value
-            port.postMessage(text);
-          } else {
-            port.postMessage(out);
-          }
-        });
+        const fn = entry.feed.subscribe(batcher(port));
         current = { entry, fn };
         break;
       }
@@ -71,6 +65,31 @@ self.addEventListener('connect', (e) => {
   port.addEventListener('close', () => leave(true));
   port.start();
 });
+
+// batcher posts a feed's messages to port, gathering the events that arrive together
+// (the server writes them in bursts) into one {type: 'events', events} message: one
+// task for the tab per burst rather than per event. Order is kept: anything else
+// flushes the gathered events first.
+function batcher(port) {
+  let batch = [];
+  let timer = 0;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = 0;
+    if (batch.length) port.postMessage({ type: 'events', events: batch });
+    batch = [];
+  };
+  return (msg) => {
+    if (msg.type !== 'event') {
+      flush();
+      port.postMessage(msg);
+      return;
+    }
+    const { value, ...text } = msg; // JSON text clones cheaper than the parsed value
+    batch.push(text);
+    if (!timer) timer = setTimeout(flush, 0);
+  };
+}
 
 function info() {
   return [...feeds.values()].map(({ feed, ports }) => ({

@@ -88,6 +88,9 @@ function handle(msg) {
     case 'event':
       onEvent(msg);
       break;
+    case 'events':
+      for (const e of msg.events) onEvent(e);
+      break;
     case 'history':
       if (board.mergeHistory(msg.symbol, msg.points)) {
         stats.histories++;

@@ -51,7 +51,7 @@ export class TickerView {
     setText(row.pct, formatChange(q.change_pct, '%'));
     this.#number(row, 'high', q.day_high, formatPrice, animate);
     this.#number(row, 'low', q.day_low, formatPrice, animate);
-    this.#number(row, 'volume', q.volume, formatVolume, animate, 'same');
+    this.#number(row, 'volume', q.volume, formatVolume, false); // it only grows: no news
     row.spark.draw(this.board.series.get(symbol));
   }
 
@@ -60,12 +60,11 @@ export class TickerView {
     this.rows.get(symbol)?.spark.draw(this.board.series.get(symbol));
   }
 
-  // number writes a numeric cell; a change flashes up or down (or neutral, for volume,
-  // which only ever grows and is neither good nor bad news).
-  #number(row, cell, value, format, animate, dir) {
+  // number writes a numeric cell; a change flashes up or down.
+  #number(row, cell, value, format, animate) {
     const before = row.last[cell];
     row.last[cell] = value;
-    if (setText(row[cell], format(value)) && animate) flash(row[cell], dir ?? direction(before, value));
+    if (setText(row[cell], format(value)) && animate) flash(row[cell], direction(before, value));
   }
 
   #create(symbol) {
