@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"path/filepath"
 	"reflect"
@@ -669,4 +670,48 @@ func TestBrowserResetOnTruncate(t *testing.T) {
 	if empty := eval[string](page, `document.querySelector('#scores').dataset.empty`); empty != "true" {
 		t.Errorf("scores panel data-empty = %q, want true (so it says there are no games)", empty)
 	}
+}
+
+func TestBrowserDarkThemeOnAPhone(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	games := seedBoard(t, dbURL)
+	srv := startServer(t, dbURL, "127.0.0.1:0")
+	page := newTab(t, newBrowser(t), "", withDarkScheme)
+	page.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+	page.open(srv.URL + "/")
+
+	colors := eval[[]string](page, `[getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]`)
+	if bg, fg := luminance(t, colors[0]), luminance(t, colors[1]); bg > 0.1 || fg < 0.6 {
+		t.Errorf("dark scheme colours: background %s, text %s; want dark on light", colors[0], colors[1])
+	}
+	if over := eval[int](page, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); over > 0 {
+		t.Errorf("the page is %d px wider than the phone", over)
+	}
+	// What a phone keeps: symbol, last, change % and trend; the rest gives way.
+	shown := eval[[]string](page, `[...document.querySelectorAll('#quotes thead th')].filter((th) => th.offsetWidth > 0).map((th) => th.textContent)`)
+	wantEqual(t, "ticker columns on a phone", shown, []string{"Symbol", "Last", "Chg %", "Trend"})
+	if w := eval[float64](page, `document.querySelector('#games tr[data-game="`+strconv.FormatInt(games.live, 10)+`"] .away').getBoundingClientRect().width`); w < 60 {
+		t.Errorf("away team cell is %.0f px wide on a phone; too narrow to read", w)
+	}
+}
+
+// luminance is a CSS rgb() colour's relative luminance, 0 (black) to 1 (white).
+func luminance(t *testing.T, color string) float64 {
+	t.Helper()
+	m := rgbColor.FindStringSubmatch(color)
+	if m == nil {
+		t.Fatalf("unreadable colour %q", color)
+	}
+	var l float64
+	for i, weight := range []float64{0.2126, 0.7152, 0.0722} {
+		v, _ := strconv.Atoi(m[i+1])
+		c := float64(v) / 255
+		if c <= 0.04045 {
+			c /= 12.92
+		} else {
+			c = math.Pow((c+0.055)/1.055, 2.4)
+		}
+		l += weight * c
+	}
+	return l
 }

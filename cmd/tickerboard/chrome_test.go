@@ -110,9 +110,18 @@ func withoutSharedWorker(tb *tab) error {
 
 // withReducedMotion makes the tab's pages see prefers-reduced-motion: reduce.
 func withReducedMotion(tb *tab) error {
+	return emulateMedia(tb, "prefers-reduced-motion", "reduce")
+}
+
+// withDarkScheme makes the tab's pages see prefers-color-scheme: dark.
+func withDarkScheme(tb *tab) error {
+	return emulateMedia(tb, "prefers-color-scheme", "dark")
+}
+
+func emulateMedia(tb *tab, feature, value string) error {
 	return chromedp.Do(tb.ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-			Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}}})
+			Features: []*emulation.MediaFeature{{Name: feature, Value: value}}})
 		return err
 	}))
 }
