@@ -91,8 +91,8 @@ main() {
 	expect_healthy nginx 1
 	"$CHECK" page -base "$BASE"
 	"$CHECK" stream -base "$BASE"
-	docker image inspect -f '{{.Config.User}} {{json .Config.Healthcheck.Test}}' "$(app_image)" |
-		grep -q '^65532' || die "the app image does not run as the nonroot user"
+	[[ $(docker image inspect -f '{{.Config.User}}' "$(app_image)") == 65532* ]] ||
+		die "the app image does not run as the nonroot user"
 
 	step "2. psql insert reaches an SSE client through nginx"
 	local game
@@ -114,7 +114,7 @@ main() {
 	         GROUP BY client_addr ORDER BY 1" | sed 's/^/postgres connections from /' >&2
 	"$CHECK" resume -base "$BASE" -- docker compose --project-directory "$TB_ROOT" -p "$TB_PROJECT" \
 		exec -T db "${PSQL[@]}" -qAt -c
-	local out leader container holders t0 took
+	local out leader container holders t0 took new logs
 	out=$("$CHECK" leader -base "$BASE" -instances 3 -within 30s) || die "leader: $out"
 	log "leader: $out"
 	leader=${out%% *}
@@ -129,8 +129,10 @@ main() {
 	took=$(elapsed "$t0")
 	log "failover: $out; $took s from docker stop to a new leader"
 	new=${out%% *}
-	docker logs "$(container_at "${new%:*}")" 2>&1 | grep -q 'leading' ||
-		die "the new leader's log does not say it leads"
+	# (Read whole, then searched: grep -q on a pipe would cut docker logs off, and
+	# pipefail would count that as a failure.)
+	logs=$(docker logs "$(container_at "${new%:*}")" 2>&1)
+	grep -q 'msg="leading:' <<<"$logs" || die "the new leader's log does not say it leads"
 	holders=$(psql_at "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = 7294615230472")
 	[[ $holders == 1 ]] || die "$holders sessions hold the leader lock after failover, want 1"
 	"$CHECK" stream -base "$BASE"
@@ -176,7 +178,7 @@ expect_healthy() {
 container_at() {
 	local id
 	for id in $(dc ps -q app); do
-		if docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id" | grep -qw -- "$1"; then
+		if [[ " $(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id")" == *" $1 "* ]]; then
 			echo "$id"
 			return 0
 		fi

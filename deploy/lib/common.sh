@@ -26,7 +26,7 @@ timed() {
 apt_install() {
 	local missing=() p
 	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+		[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *"ok installed" ]] || missing+=("$p")
 	done
 	((${#missing[@]})) || return 0
 	log "apt-get install ${missing[*]}"
