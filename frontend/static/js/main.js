@@ -3,14 +3,15 @@
 // frame, so hundreds of updates a second cost one batch of DOM writes per frame.
 
 import { Board, parseTime } from './board.js';
-import { defaultFilters, FiltersView, loadFilters, saveFilters, streamURL } from './filters.js';
+import { setData } from './cells.js';
+import { FiltersView, loadFilters, saveFilters, streamURL } from './filters.js';
 import { ScoreboardView } from './scoreboard.js';
 import { connect } from './source.js';
 import { LagStats, StatusView } from './status.js';
 import { TickerView } from './ticker.js';
 
 const ROOT = new URL('../', import.meta.url); // the app's root, wherever it is mounted
-const PENDING_MAX = 10000; // lag samples waiting for a frame (a hidden tab gets none)
+const PENDING_MAX = 10000; // lag samples waiting for their frame
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -115,8 +116,10 @@ function onEvent({ name, id, data: text, value }) {
   if (name === 'price') dirtyQuotes.add(change.key);
   else if (name === 'score') dirtyGames.add(change.key);
   else if (name === 'play') playsDirty = true;
-  if (pendingCommits.length >= PENDING_MAX) pendingCommits.shift();
-  pendingCommits.push(parseTime(data.updated_at ?? data.created_at));
+  // A hidden tab paints nothing until it is shown; its lag says nothing about liveness.
+  if (!document.hidden && pendingCommits.length < PENDING_MAX) {
+    pendingCommits.push(parseTime(data.updated_at ?? data.created_at));
+  }
   schedule();
 }
 
@@ -145,14 +148,16 @@ function paint() {
   dirtySparks.clear();
   dirtyGames.clear();
   status.setLastId(board.id);
-  $('#ticker').dataset.empty = String(board.quotes.size === 0);
-  $('#scores').dataset.empty = String(board.games.size === 0);
+  setData($('#ticker'), 'empty', String(board.quotes.size === 0));
+  setData($('#scores'), 'empty', String(board.games.size === 0));
   stats.frames++;
   const end = performance.now();
   stats.paintMs += end - start;
   stats.paintMaxMs = Math.max(stats.paintMaxMs, end - start);
   // The change is on screen once this frame is painted; measure to now, after the
-  // DOM writes, against the commit's wall-clock time.
+  // DOM writes, against the commit's wall-clock time. That compares the database's
+  // clock with this machine's: a clock ahead of the database's would read as negative
+  // lag, which is shown as none.
   const now = performance.timeOrigin + end;
   for (const t of pendingCommits) if (Number.isFinite(t)) lag.add(Math.max(0, now - t));
   pendingCommits.length = 0;
@@ -218,7 +223,6 @@ window.tickerboard = Object.freeze({
   lag: () => lag.summary(),
   clearLag: () => lag.clear(),
   streams: () => source.info(),
-  defaults: defaultFilters,
 });
 
 applyTopics();
