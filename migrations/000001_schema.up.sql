@@ -56,9 +56,9 @@ CREATE TABLE scores (
 );
 CREATE INDEX scores_game_id ON scores (game_id, id);
 
--- The change log. Written only by tickerboard_emit (from the triggers), read by every
--- app instance. Ids become visible strictly in id order (see tickerboard_emit), so a
--- reader can resume with `WHERE id > last` and never skip a late commit.
+-- The change log. Written only at commit by tickerboard_flush (below), read by every
+-- app instance. Ids become visible strictly in id order, so a reader can resume with
+-- `WHERE id > last` and never skip a late commit.
 CREATE TABLE events (
     id         bigserial PRIMARY KEY,
     event      text NOT NULL,
@@ -92,30 +92,79 @@ CREATE FUNCTION play_json(s scores) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT to_jsonb(s)
 $$;
 
--- tickerboard_emit appends one event to the log and rings the doorbell.
+-- How a change becomes an event.
 --
 -- Ordering: a bigserial id is normally taken at INSERT time, but transactions commit
 -- out of order, so a reader polling `id > last` could see id 7 before id 6 commits and
--- skip 6 forever. Here ids are taken only at commit time (the emit triggers are
--- DEFERRED) and under a transaction-scoped advisory lock, which Postgres releases only
--- after the commit is visible. So once any reader sees id N, every id below N is
--- either visible already or was rolled back. NOTIFY already serialises committing
--- transactions on a global lock, so this costs little extra.
+-- skip 6 forever. So events are not written to the log when a row changes: each
+-- statement's changes are staged, set-based, in a per-session temporary table, and
+-- one deferred trigger per transaction moves them into `events` at COMMIT, taking
+-- their ids under a transaction-scoped advisory lock that Postgres releases only after
+-- the commit is visible. Once any reader sees id N, every id below N is visible
+-- already or was rolled back. NOTIFY serialises committing transactions on a global
+-- lock anyway, so the lock costs little.
 --
 -- NOTIFY payloads are limited to 8000 bytes, so the notification carries only the
--- first event id of the transaction (once per transaction); readers fetch the rows.
-CREATE FUNCTION tickerboard_emit(p_event text, p_key text, p_payload jsonb) RETURNS void
-LANGUAGE plpgsql AS $$
+-- first event id of the transaction; readers fetch the rows from the log.
+
+-- One row per transaction that staged events; its deferred trigger flushes them.
+CREATE UNLOGGED TABLE events_commit (
+    txid xid8 PRIMARY KEY
+);
+
+-- tickerboard_pending makes sure this session has its staging table.
+CREATE FUNCTION tickerboard_pending() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_temp.tickerboard_pending') IS NULL THEN
+        CREATE TEMP TABLE tickerboard_pending (
+            seq     bigint GENERATED ALWAYS AS IDENTITY,
+            event   text NOT NULL,
+            key     text NOT NULL,
+            payload jsonb NOT NULL
+        ) ON COMMIT DELETE ROWS;
+    END IF;
+END
+$$;
+
+-- tickerboard_staged arranges, once per transaction, for the staged events to be
+-- flushed at commit.
+CREATE FUNCTION tickerboard_staged() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('tickerboard.staged', true), '') = '' THEN
+        PERFORM set_config('tickerboard.staged', 'yes', true);
+        INSERT INTO events_commit (txid) VALUES (pg_current_xact_id());
+    END IF;
+END
+$$;
+
+CREATE FUNCTION tickerboard_flush() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    new_id bigint;
+    first_id bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(7294615230471);
-    INSERT INTO events (event, key, payload) VALUES (p_event, p_key, p_payload)
-    RETURNING id INTO new_id;
-    IF coalesce(current_setting('tickerboard.notified', true), '') = '' THEN
-        PERFORM set_config('tickerboard.notified', 'yes', true);
-        PERFORM pg_notify('tickerboard', new_id::text);
+    WITH moved AS (DELETE FROM pg_temp.tickerboard_pending RETURNING seq, event, key, payload),
+         added AS (INSERT INTO events (event, key, payload)
+                   SELECT event, key, payload FROM moved ORDER BY seq RETURNING id)
+    SELECT min(id) INTO first_id FROM added;
+    DELETE FROM events_commit WHERE txid = NEW.txid;
+    PERFORM set_config('tickerboard.staged', '', true);
+    IF first_id IS NOT NULL THEN
+        PERFORM pg_notify('tickerboard', first_id::text);
     END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER events_commit_flush AFTER INSERT ON events_commit
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION tickerboard_flush();
+
+-- tickerboard_emit adds one event of your own to the current transaction's changes,
+-- e.g. `SELECT tickerboard_emit('reset', '', '{"reason": "maintenance"}');`.
+CREATE FUNCTION tickerboard_emit(p_event text, p_key text, p_payload jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tickerboard_pending();
+    INSERT INTO pg_temp.tickerboard_pending (event, key, payload) VALUES (p_event, p_key, p_payload);
+    PERFORM tickerboard_staged();
 END
 $$;
 
@@ -157,19 +206,32 @@ CREATE TRIGGER quotes_ticks_update AFTER UPDATE ON quotes
     FOR EACH STATEMENT EXECUTE FUNCTION quotes_record_ticks();
 
 -- event: price — the quote row as JSON, or {"symbol": …, "deleted": true}.
-CREATE FUNCTION quotes_emit() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION quotes_stage() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
 BEGIN
+    PERFORM tickerboard_pending();
     IF TG_OP = 'DELETE' THEN
-        PERFORM tickerboard_emit('price', OLD.symbol,
-            jsonb_build_object('symbol', OLD.symbol, 'deleted', true, 'updated_at', clock_timestamp()));
+        INSERT INTO pg_temp.tickerboard_pending (event, key, payload)
+        SELECT 'price', o.symbol, jsonb_build_object('symbol', o.symbol, 'deleted', true, 'updated_at', clock_timestamp())
+        FROM old_rows o;
     ELSE
-        PERFORM tickerboard_emit('price', NEW.symbol, quote_json(NEW));
+        INSERT INTO pg_temp.tickerboard_pending (event, key, payload)
+        SELECT 'price', q.symbol, quote_json(q) FROM new_rows q;
+    END IF;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        PERFORM tickerboard_staged();
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE CONSTRAINT TRIGGER quotes_emit AFTER INSERT OR UPDATE OR DELETE ON quotes
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION quotes_emit();
+CREATE TRIGGER quotes_emit_insert AFTER INSERT ON quotes
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION quotes_stage();
+CREATE TRIGGER quotes_emit_update AFTER UPDATE ON quotes
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION quotes_stage();
+CREATE TRIGGER quotes_emit_delete AFTER DELETE ON quotes
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION quotes_stage();
 
 -- Games: keep updated_at current and refuse to move a game's status backwards
 -- (scheduled → live → final only).
@@ -190,19 +252,32 @@ CREATE TRIGGER games_fill BEFORE INSERT OR UPDATE ON games
     FOR EACH ROW EXECUTE FUNCTION games_fill();
 
 -- event: score — the game row as JSON, or {"id": …, "deleted": true}.
-CREATE FUNCTION games_emit() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION games_stage() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
 BEGIN
+    PERFORM tickerboard_pending();
     IF TG_OP = 'DELETE' THEN
-        PERFORM tickerboard_emit('score', OLD.id::text,
-            jsonb_build_object('id', OLD.id, 'deleted', true, 'updated_at', clock_timestamp()));
+        INSERT INTO pg_temp.tickerboard_pending (event, key, payload)
+        SELECT 'score', o.id::text, jsonb_build_object('id', o.id, 'deleted', true, 'updated_at', clock_timestamp())
+        FROM old_rows o;
     ELSE
-        PERFORM tickerboard_emit('score', NEW.id::text, game_json(NEW));
+        INSERT INTO pg_temp.tickerboard_pending (event, key, payload)
+        SELECT 'score', g.id::text, game_json(g) FROM new_rows g;
+    END IF;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        PERFORM tickerboard_staged();
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE CONSTRAINT TRIGGER games_emit AFTER INSERT OR UPDATE OR DELETE ON games
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION games_emit();
+CREATE TRIGGER games_emit_insert AFTER INSERT ON games
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION games_stage();
+CREATE TRIGGER games_emit_update AFTER UPDATE ON games
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION games_stage();
+CREATE TRIGGER games_emit_delete AFTER DELETE ON games
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION games_stage();
 
 -- Scores: a play is refused on a final game, records the game's period and clock,
 -- and starts a scheduled game. The game row is locked, so a play racing
@@ -228,44 +303,67 @@ $$;
 CREATE TRIGGER scores_check BEFORE INSERT ON scores
     FOR EACH ROW EXECUTE FUNCTION scores_check();
 
--- The heart of the psql path: a scoring play adds its points to the game (and a
--- deleted play takes them back). The game's own trigger then emits `score`.
-CREATE FUNCTION scores_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The heart of the psql path: scoring plays add their points to their games (and
+-- deleted plays take them back). The games' own triggers then emit `score`. This
+-- runs after scores_emit_* (triggers fire in name order), so a play's event comes
+-- before the score it changed.
+CREATE FUNCTION scores_tally() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        UPDATE games SET
-            home_score = home_score + CASE WHEN NEW.team = 'home' THEN NEW.points ELSE 0 END,
-            away_score = away_score + CASE WHEN NEW.team = 'away' THEN NEW.points ELSE 0 END,
-            status = CASE WHEN status = 'scheduled' THEN 'live' ELSE status END,
-            period = greatest(period, 1)
-        WHERE id = NEW.game_id;
+        UPDATE games g SET
+            home_score = g.home_score + t.home,
+            away_score = g.away_score + t.away,
+            status = CASE WHEN g.status = 'scheduled' THEN 'live' ELSE g.status END,
+            period = greatest(g.period, 1)
+        FROM (SELECT game_id,
+                     coalesce(sum(points) FILTER (WHERE team = 'home'), 0) AS home,
+                     coalesce(sum(points) FILTER (WHERE team = 'away'), 0) AS away
+              FROM new_rows GROUP BY game_id) t
+        WHERE g.id = t.game_id;
     ELSE
-        UPDATE games SET
-            home_score = greatest(0, home_score - CASE WHEN OLD.team = 'home' THEN OLD.points ELSE 0 END),
-            away_score = greatest(0, away_score - CASE WHEN OLD.team = 'away' THEN OLD.points ELSE 0 END)
-        WHERE id = OLD.game_id;
+        UPDATE games g SET
+            home_score = greatest(0, g.home_score - t.home),
+            away_score = greatest(0, g.away_score - t.away)
+        FROM (SELECT game_id,
+                     coalesce(sum(points) FILTER (WHERE team = 'home'), 0) AS home,
+                     coalesce(sum(points) FILTER (WHERE team = 'away'), 0) AS away
+              FROM old_rows GROUP BY game_id) t
+        WHERE g.id = t.game_id;
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER scores_apply AFTER INSERT OR DELETE ON scores
-    FOR EACH ROW EXECUTE FUNCTION scores_apply();
+CREATE TRIGGER scores_tally_insert AFTER INSERT ON scores
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION scores_tally();
+CREATE TRIGGER scores_tally_delete AFTER DELETE ON scores
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION scores_tally();
 
 -- event: play — the scores row as JSON, or {"id": …, "game_id": …, "deleted": true}.
-CREATE FUNCTION scores_emit() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION scores_stage() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
 BEGIN
+    PERFORM tickerboard_pending();
     IF TG_OP = 'DELETE' THEN
-        PERFORM tickerboard_emit('play', OLD.game_id::text,
-            jsonb_build_object('id', OLD.id, 'game_id', OLD.game_id, 'deleted', true,
-                               'created_at', clock_timestamp()));
+        INSERT INTO pg_temp.tickerboard_pending (event, key, payload)
+        SELECT 'play', o.game_id::text, jsonb_build_object('id', o.id, 'game_id', o.game_id, 'deleted', true,
+                                                          'created_at', clock_timestamp())
+        FROM old_rows o;
     ELSE
-        PERFORM tickerboard_emit('play', NEW.game_id::text, play_json(NEW));
+        INSERT INTO pg_temp.tickerboard_pending (event, key, payload)
+        SELECT 'play', s.game_id::text, play_json(s) FROM new_rows s;
+    END IF;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        PERFORM tickerboard_staged();
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE CONSTRAINT TRIGGER scores_emit AFTER INSERT OR DELETE ON scores
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION scores_emit();
+CREATE TRIGGER scores_emit_insert AFTER INSERT ON scores
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION scores_stage();
+CREATE TRIGGER scores_emit_delete AFTER DELETE ON scores
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION scores_stage();
 
 -- TRUNCATE fires no row triggers: tell every viewer to start over from a snapshot.
 CREATE FUNCTION tables_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
