@@ -21,3 +21,4 @@ e2e:
 
 bench:
 	go test -run XXX -bench . -benchmem ./api/ ./store/ ./feeds/
+	go test -run XXX -bench BrowserRender -benchtime 1x ./cmd/tickerboard/

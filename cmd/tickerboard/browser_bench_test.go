@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -100,7 +96,7 @@ func benchRender(b *testing.B, rate int, direct, calm bool) {
 	}
 	game := queryInt(b, dbURL, `INSERT INTO games (league, home_team, away_team, status, period, clock)
 		VALUES ('NBA', 'Celtics', 'Lakers', 'live', 1, '12:00') RETURNING id`)
-	url := benchServer(b, dbURL)
+	url := startServer(b, dbURL, "127.0.0.1:0").URL
 	var opts []tabOption
 	if direct {
 		opts = append(opts, withoutSharedWorker)
@@ -262,43 +258,4 @@ func percentile(sorted []float64, q float64) float64 {
 		return 0
 	}
 	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
-}
-
-// benchServer is startServer for benchmarks, which it cannot serve (it takes a
-// *testing.T): run() in-process with no feeds, stopped when b ends.
-func benchServer(b *testing.B, dbURL string) string {
-	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out, w := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-feeds", "none", "-log-level", "warn", "-database-url", dbURL},
-			func(string) string { return "" }, w, io.Discard)
-		w.CloseWithError(io.EOF)
-		done <- err
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	go io.Copy(io.Discard, out)
-	b.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	if !ok {
-		b.Fatalf("server did not start: %q %v", line, err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(url + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s/readyz not ready within 30s: %v", url, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling readiness: there is no event to await
-	}
 }

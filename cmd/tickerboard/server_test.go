@@ -17,13 +17,13 @@ type testServer struct {
 	stop      context.CancelFunc
 	done      chan error
 	once      sync.Once
-	t         *testing.T
+	t         testing.TB
 }
 
 // startServer runs run() against dbURL with "-feeds none" plus args, listening on addr
 // ("127.0.0.1:0" picks a free port; pass a previous server's Addr to restart on the
 // same port), waits until /readyz is 200, and stops it at test cleanup.
-func startServer(t *testing.T, dbURL, addr string, args ...string) *testServer {
+func startServer(t testing.TB, dbURL, addr string, args ...string) *testServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, w := io.Pipe()
@@ -48,7 +48,7 @@ func startServer(t *testing.T, dbURL, addr string, args ...string) *testServer {
 	return s
 }
 
-func (s *testServer) waitReady(t *testing.T) {
+func (s *testServer) waitReady(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -82,7 +82,7 @@ func (s *testServer) Stop() {
 }
 
 // testWriter sends the server's log to the test log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
