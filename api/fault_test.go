@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,10 +82,10 @@ func newFaultEnv(t *testing.T, ring int, cfg api.StreamConfig) *faultEnv {
 		Stream:    cfg,
 	}))
 	t.Cleanup(func() {
+		cancel() // the notifier first: see TestFaultPublishAfterClose
+		<-done
 		hub.Close()
 		srv.Close()
-		cancel()
-		<-done
 	})
 	e := &faultEnv{st: st, db: dbURL, url: srv.URL, notifier: n, hub: hub, proxy: proxy}
 	e.awaitListening(t, true)
@@ -797,4 +798,61 @@ func TestFaultCatchUpAcrossPrune(t *testing.T) {
 	}
 	all := append(backlog, e.log(t, backlog[len(backlog)-1].ID)...)
 	checkDelivery(t, "viewer caught up across a prune", evs, from, all)
+}
+
+// An instance cut off from Postgres while retention pruned events it never read tells
+// its viewers to start over (reset, reason retention, then a fresh snapshot) instead
+// of streaming on past a hole.
+func TestFaultPrunedWhileDeaf(t *testing.T) {
+	e := newFaultEnv(t, 1024, api.DefaultStreamConfig)
+	testdb.Exec(t, e.db, `INSERT INTO games (league, home_team, away_team) VALUES ('NHL', 'Jets', 'Stars')`)
+	v := e.watch(t, "", "")
+	v.awaitCount(1)
+	testdb.Exec(t, e.db, `INSERT INTO scores (game_id, team, points, scorer) VALUES (1, 'home', 1, 'heard')`)
+	heard := len(v.awaitID(e.head(t)))
+
+	e.proxy.Cut()
+	e.awaitListening(t, false)
+	testdb.Exec(t, e.db, `INSERT INTO scores (game_id, team, points, scorer) VALUES (1, 'away', 1, 'pruned unheard')`)
+	if _, _, err := e.st.Prune(context.Background(), -time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	testdb.Exec(t, e.db, `INSERT INTO scores (game_id, team, points, scorer) VALUES (1, 'home', 1, 'after the prune')`)
+	head := e.head(t)
+	e.proxy.Restore()
+
+	evs := v.awaitID(head)[heard:]
+	if len(evs) < 2 || evs[0].Name != "reset" || evs[1].Name != "snapshot" {
+		names := make([]string, len(evs))
+		for i, ev := range evs {
+			names[i] = ev.Name + " " + ev.ID
+		}
+		t.Fatalf("after events were pruned unheard the viewer got %v, want a reset and a snapshot first", names)
+	}
+	if !strings.Contains(evs[0].Data, `"retention"`) {
+		t.Fatalf("reset %s, want reason retention", evs[0].Data)
+	}
+	var board struct {
+		Games []struct {
+			HomeScore int `json:"home_score"`
+			AwayScore int `json:"away_score"`
+		}
+	}
+	if err := json.Unmarshal([]byte(evs[len(evs)-1].Data), &board); evs[len(evs)-1].Name == "snapshot" && (err != nil || board.Games[0].HomeScore != 2 || board.Games[0].AwayScore != 1) {
+		t.Fatalf("snapshot after the reset %s: want the game at 2-1", evs[len(evs)-1].Data)
+	}
+}
+
+// Shutdown closes the hub (http.Server.RegisterOnShutdown in cmd) while the notifier,
+// stopped by the same signal, may still be publishing a batch. That must not crash the
+// process on its way down: Publish after Close is a no-op.
+func TestFaultPublishAfterClose(t *testing.T) {
+	hub := api.NewHub(0, 16)
+	hub.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("Publish after Close panicked: %v", r)
+		}
+	}()
+	hub.Publish([]store.Event{{ID: 1, Name: "price", Key: "AAPL", Payload: []byte(`{}`), CreatedAt: time.Now()}})
 }
