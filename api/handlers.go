@@ -165,16 +165,16 @@ func (s *server) handleEvents() http.Handler {
 			writeError(w, status, "too many streams ("+reason+" limit); retry later")
 			return
 		}
-		defer release()
 		s.metrics.clients.Inc()
-		defer s.metrics.clients.Dec()
 
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Accel-Buffering", "no") // nginx: never buffer this response
 		w.WriteHeader(http.StatusOK)
-		st := &stream{srv: s, w: w, rc: http.NewResponseController(w), filter: filter}
+		// The stream frees its slot when it ends, which may be after this handler
+		// returns: a caught-up stream is served without a goroutine (fanout.go).
+		st := newStream(s, w, r, filter, func() { release(); s.metrics.clients.Dec() })
 		if err := st.serve(r.Context(), resume, resuming); err != nil && r.Context().Err() == nil {
 			s.logger.Debug("stream ended", "err", err)
 		}

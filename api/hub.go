@@ -62,6 +62,8 @@ type Hub struct {
 	base   int64  // id below the oldest frame still in the ring
 	wake   chan struct{}
 	closed bool
+
+	fan *fanout // the streams parked without a goroutine
 }
 
 // NewHub returns a hub whose log starts after event id last, keeping size frames.
@@ -69,7 +71,9 @@ func NewHub(last int64, size int) *Hub {
 	if size < 16 {
 		size = 16
 	}
-	return &Hub{ring: make([]*Frame, size), last: last, base: last, wake: make(chan struct{})}
+	h := &Hub{ring: make([]*Frame, size), last: last, base: last, wake: make(chan struct{})}
+	h.fan = newFanout(h)
+	return h
 }
 
 // Publish encodes events (in id order, all newer than any before) and wakes every stream.
@@ -91,19 +95,24 @@ func (h *Hub) Publish(events []store.Event) {
 		h.next++
 	}
 	h.last = frames[len(frames)-1].ID
-	close(h.wake)
-	h.wake = make(chan struct{})
+	if !h.closed { // Close closed wake for good; the notifier may still be finishing a batch
+		close(h.wake)
+		h.wake = make(chan struct{})
+	}
 	h.mu.Unlock()
+	h.fan.kick()
 }
 
-// Close ends every stream; they send a last comment and return.
+// Close ends every stream with a last comment. It returns when the streams the hub
+// serves without a goroutine of their own have ended, and may be called again.
 func (h *Hub) Close() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if !h.closed {
 		h.closed = true
 		close(h.wake)
 	}
+	h.mu.Unlock()
+	h.fan.close()
 }
 
 // Last is the id of the newest frame published.
@@ -176,4 +185,22 @@ func (h *Hub) read(seq uint64, dst []*Frame, max int) (out []*Frame, next uint64
 		dst = append(dst, h.ring[seq%n])
 	}
 	return dst, seq, false, h.wake, h.closed
+}
+
+// window appends to dst the frames from sequence from on, at most max of them,
+// starting instead at the oldest frame still in the ring if from has left it. It
+// returns the frames, the sequence of the first, whether more were published after
+// them, and whether the hub is closed.
+func (h *Hub) window(from uint64, dst []*Frame, limit int) (frames []*Frame, start uint64, more, closed bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := uint64(len(h.ring))
+	if h.next > n {
+		from = max(from, h.next-n)
+	}
+	seq := from
+	for ; seq < h.next && len(dst) < limit; seq++ {
+		dst = append(dst, h.ring[seq%n])
+	}
+	return dst, from, seq < h.next, h.closed
 }

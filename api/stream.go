@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -31,26 +32,63 @@ var DefaultStreamConfig = StreamConfig{
 // flushAt is how many bytes a stream gathers before writing them to the socket.
 const flushAt = 32 << 10
 
+// errParked ends a stream's goroutine once a shard's worker serves it (fanout.go).
+var errParked = errors.New("stream parked")
+
 // stream is one client's connection: a cursor into the hub's ring, and the id of the
-// newest event the client is current to.
+// newest event the client is current to. It starts in its net/http handler goroutine
+// (snapshot, resume, catch-up); once caught up it takes the connection over and parks
+// in the fan-out, which serves it without a goroutine until it falls behind.
 type stream struct {
 	srv    *server
-	w      http.ResponseWriter
+	w      http.ResponseWriter // nil once the connection is taken over
 	rc     *http.ResponseController
 	filter Filter
 	seq    uint64 // next ring sequence to read
 	sent   int64  // the client has every matching event up to this id
 	buf    []byte
 	frames []*Frame
+
+	ctx       context.Context // the request's; once taken over, ended by hangup or Close
+	cancel    context.CancelFunc
+	release   func() // frees the stream's slot; called once, when it ends
+	parkable  bool   // HTTP/1.x over a plain connection
+	chunked   bool   // the response body is in HTTP/1.1 chunks
+	conn      *sseConn
+	forget    func() // stops the hangup watch
+	lastWrite time.Time
+
+	// Owned by the shard's mutex while parked.
+	shard   *shard
+	slot    int
+	parked  bool
+	pending []byte // what a non-blocking write could not send, framed for the wire
+
+	ended bool
 }
 
-// serve runs the stream until the client leaves, the hub closes or a write fails.
-func (st *stream) serve(ctx context.Context, resume int64, resuming bool) error {
+// newStream is a stream for the request r, answered through w; release frees its
+// slot when it ends, whichever goroutine ends it.
+func newStream(s *server, w http.ResponseWriter, r *http.Request, filter Filter, release func()) *stream {
+	return &stream{srv: s, w: w, rc: http.NewResponseController(w), filter: filter, ctx: r.Context(),
+		release: release, parkable: r.ProtoMajor == 1 && r.TLS == nil, chunked: r.ProtoAtLeast(1, 1)}
+}
+
+// serve runs the stream until the client leaves, the hub closes, a write fails, or it
+// parks (nil: a worker serves it from now on and ends it).
+func (st *stream) serve(ctx context.Context, resume int64, resuming bool) (err error) {
+	st.ctx = ctx
+	defer func() {
+		if errors.Is(err, errParked) {
+			err = nil
+			return
+		}
+		st.finish(err)
+	}()
 	cfg := st.srv.stream
 	seq, last := st.srv.hub.position()
 	st.seq = seq
 	st.buf = appendRetry(st.buf, cfg.Retry.Milliseconds())
-	var err error
 	if resuming {
 		err = st.resume(ctx, resume, last)
 	} else {
@@ -62,7 +100,14 @@ func (st *stream) serve(ctx context.Context, resume int64, resuming bool) error 
 	if err := st.flush(); err != nil {
 		return err
 	}
+	return st.follow()
+}
 
+// follow sends frames from the ring as they are published. It returns when the
+// client leaves, the hub closes or a write fails, or errParked when, caught up, the
+// stream has been handed to a shard's worker.
+func (st *stream) follow() error {
+	cfg := st.srv.stream
 	heartbeat := time.NewTicker(cfg.Heartbeat)
 	defer heartbeat.Stop()
 	for {
@@ -77,14 +122,20 @@ func (st *stream) serve(ctx context.Context, resume int64, resuming bool) error 
 			st.srv.metrics.overruns.Inc()
 			seq, last := st.srv.hub.position()
 			st.seq = seq
-			if err := st.catchUp(ctx, last); err != nil {
+			if err := st.catchUp(st.ctx, last); err != nil {
+				return err
+			}
+			if err := st.flush(); err != nil { // a reset and snapshot, if the log was pruned
 				return err
 			}
 			continue
 		case len(frames) == 0:
+			if st.park() {
+				return errParked
+			}
 			select {
 			case <-wake:
-			case <-ctx.Done():
+			case <-st.ctx.Done():
 				return nil
 			case <-heartbeat.C:
 				st.buf = appendComment(st.buf, "ping")
@@ -95,10 +146,127 @@ func (st *stream) serve(ctx context.Context, resume int64, resuming bool) error 
 			continue
 		}
 		st.seq = next
-		if err := st.send(ctx, frames); err != nil {
+		if err := st.send(st.ctx, frames); err != nil {
 			return err
 		}
 		clear(st.frames) // drop references so old frames can be collected
+	}
+}
+
+// park hands the caught-up stream to the fan-out, taking its connection over from
+// net/http first. It reports false when the stream must keep its goroutine.
+func (st *stream) park() bool {
+	if !st.parkable {
+		return false
+	}
+	if st.conn == nil && !st.takeOver() {
+		st.parkable = false
+		return false
+	}
+	if st.conn.raw == nil {
+		st.parkable = false // no non-blocking writes: keep this goroutine
+		return false
+	}
+	buf, frames := st.buf, st.frames
+	st.buf, st.frames = nil, nil // an idle parked stream holds no buffer
+	if st.srv.hub.fan.park(st) {
+		return true
+	}
+	st.buf, st.frames = buf, frames
+	return false
+}
+
+// takeOver hijacks the connection from net/http, which then forgets it: the handler
+// goroutine may end while the stream lives on. The response headers are already
+// out; the body continues as it began.
+func (st *stream) takeOver() bool {
+	fan := st.srv.hub.fan
+	if !fan.ready() {
+		return false
+	}
+	nc, _, err := st.rc.Hijack()
+	if err != nil {
+		return false
+	}
+	c := &sseConn{Conn: nc, chunked: st.chunked}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
+	st.conn, st.w, st.rc = c, nil, nil
+	st.ctx, st.cancel = context.WithCancel(fan.ctx)
+	st.shard = fan.shardFor()
+	if fan.hangups != nil {
+		if forget, err := fan.hangups.watch(c, st.hangup); err == nil {
+			st.forget = forget
+		}
+	}
+	return true
+}
+
+// hangup is called when a taken-over stream's client goes away: its goroutine, if it
+// has one, stops; a parked stream is ended here.
+func (st *stream) hangup() {
+	st.cancel()
+	st.conn.SetDeadline(time.Unix(1, 0)) // a write in progress fails now
+	if st.shard.remove(st) {
+		st.finish(errClientGone)
+	}
+}
+
+var errClientGone = errors.New("client went away")
+
+// unpark serves a stream that left its shard in a goroutine again: it writes what a
+// non-blocking write left, then follows the ring until it is caught up and parks.
+func (st *stream) unpark() {
+	var err error
+	if len(st.pending) > 0 {
+		err = st.wrote(st.conn.writeRaw(st.pending, st.srv.stream.WriteTimeout))
+		st.pending = nil
+	}
+	if err == nil {
+		err = st.follow()
+	}
+	if !errors.Is(err, errParked) {
+		st.finish(err)
+	}
+}
+
+// shutdown ends a parked stream when the hub closes: a last comment and the end of
+// the body, if the socket takes them at once (a client that is not reading gets cut
+// off: shutdown must not wait for it).
+func (st *stream) shutdown() {
+	b := st.conn.frame(append(room[:], shutdownBody...))
+	if st.conn.chunked {
+		b = append(b, "0\r\n\r\n"...)
+	}
+	st.conn.tryWrite(b)
+	st.finish(errHubClosed)
+}
+
+// shutdownBody is the last comment, with room for a chunk's CRLF.
+var shutdownBody = append(appendComment(nil, "server shutting down; reconnect"), '\r', '\n')
+
+// finish ends the stream once: a taken-over connection gets the end of its body (if
+// all went well) and is closed; the stream's slot is freed.
+func (st *stream) finish(err error) {
+	if st.ended {
+		return
+	}
+	st.ended = true
+	if st.conn != nil {
+		if st.forget != nil {
+			st.forget()
+		}
+		if err == nil {
+			st.conn.end(time.Second)
+		}
+		st.conn.Close()
+		st.cancel()
+	}
+	if st.release != nil {
+		st.release()
 	}
 }
 
@@ -179,6 +347,16 @@ func (st *stream) catchUp(ctx context.Context, through int64) error {
 		if err != nil {
 			return err
 		}
+		// Retention may have pruned part of what was asked for before it was read, and
+		// the log shows no hole where ids are missing. Pruning only moves forward, so
+		// if the mark is still at or below st.sent now, the read was complete.
+		pos, err := st.srv.board.Position(ctx)
+		if err != nil {
+			return err
+		}
+		if pos.Pruned > st.sent {
+			return st.snapshot(ctx, "retention")
+		}
 		if len(events) == 0 {
 			st.sent = through
 			break
@@ -221,25 +399,34 @@ func (st *stream) flush() error {
 	if len(st.buf) == 0 {
 		return nil
 	}
-	st.rc.SetWriteDeadline(time.Now().Add(st.srv.stream.WriteTimeout))
-	_, err := st.w.Write(st.buf)
-	if err == nil {
-		err = st.rc.Flush()
+	now := time.Now()
+	var err error
+	if st.conn != nil {
+		err = st.conn.write(st.buf, st.srv.stream.WriteTimeout)
+	} else {
+		st.rc.SetWriteDeadline(now.Add(st.srv.stream.WriteTimeout))
+		_, err = st.w.Write(st.buf)
+		if err == nil {
+			err = st.rc.Flush()
+		}
 	}
+	st.lastWrite = now
 	st.srv.metrics.bytesWritten.Add(float64(len(st.buf)))
 	if cap(st.buf) > 4*flushAt {
 		st.buf = nil // don't let one burst pin a big buffer for the stream's life
 	} else {
 		st.buf = st.buf[:0]
 	}
-	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			st.srv.metrics.slowDisconnects.Inc()
-			st.srv.logger.Info("dropped a slow client", "behind", st.srv.hub.Last()-st.sent)
-		}
-		return err
+	return st.wrote(err)
+}
+
+// wrote counts and logs a client dropped for being too slow to take what was written.
+func (st *stream) wrote(err error) error {
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && st.ctx.Err() == nil {
+		st.srv.metrics.slowDisconnects.Inc()
+		st.srv.logger.Info("dropped a slow client", "behind", st.srv.hub.Last()-st.sent)
 	}
-	return nil
+	return err
 }
 
 // conflate keeps, of frames in id order, every play and reset and only the newest

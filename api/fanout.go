@@ -1,0 +1,400 @@
+package api
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// fanout serves the streams that have caught up without a goroutine each. A stream
+// that has read the ring to its head takes its connection over from net/http (so the
+// handler goroutine, its stack and net/http's buffers go away) and is "parked" in a
+// shard. On every publish, each shard's worker writes the new frames to all of its
+// streams: frames matched once per filter and sequence, bytes shared between streams
+// that want the same, one non-blocking write(2) per stream. A stream whose socket
+// cannot take a batch at once, that fell out of the ring, or that must be sent a
+// snapshot gets a goroutine again ("drain", stream.unpark) until it has caught up, so
+// a slow client never holds up the others. One epoll goroutine notices clients that
+// leave (hangup_linux.go).
+type fanout struct {
+	hub    *Hub
+	shards []*shard
+	next   atomic.Uint32 // round-robin shard for the next stream
+
+	mu       sync.Mutex // guards everything below; taken before a shard's mutex
+	closed   bool
+	started  bool
+	hangups  hangupWatcher // nil where streams cannot be taken over
+	stop     chan struct{}
+	finished chan struct{} // closed when close has ended every parked stream
+
+	ctx    context.Context // parent of every taken-over stream's context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // workers and drains
+}
+
+// maxWindow bounds how many frames one pass reads from the ring; a shard further
+// behind makes several passes.
+const maxWindow = 1024
+
+// heartbeatCheck is how often workers look for parked streams due a heartbeat.
+const heartbeatCheck = 250 * time.Millisecond
+
+func newFanout(h *Hub) *fanout {
+	f := &fanout{hub: h, stop: make(chan struct{}), finished: make(chan struct{})}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	n := min(max(runtime.GOMAXPROCS(0), 1), 16)
+	for range n {
+		f.shards = append(f.shards, &shard{f: f, kick: make(chan struct{}, 1), cache: make(map[shareKey]shared)})
+	}
+	return f
+}
+
+// kick tells every worker that frames were published.
+func (f *fanout) kick() {
+	for _, sh := range f.shards {
+		sh.wake()
+	}
+}
+
+// ready reports whether streams can be taken over, starting the workers and the
+// hangup watcher on first use, so a hub that never parks a stream runs no goroutine.
+func (f *fanout) ready() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	if !f.started {
+		f.started = true
+		h, err := newHangups()
+		if err != nil {
+			return false
+		}
+		f.hangups = h
+		for _, sh := range f.shards {
+			f.wg.Add(1)
+			go sh.run()
+		}
+	}
+	return f.hangups != nil
+}
+
+// shardFor picks the shard a taken-over stream belongs to for its whole life.
+func (f *fanout) shardFor() *shard {
+	return f.shards[int(f.next.Add(1))%len(f.shards)]
+}
+
+// park hands a caught-up, taken-over stream to its shard's worker. It fails when the
+// hub is closed or the client has already gone; the caller then ends the stream.
+func (f *fanout) park(st *stream) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	sh := st.shard
+	sh.mu.Lock()
+	if st.ctx.Err() != nil {
+		sh.mu.Unlock()
+		return false
+	}
+	st.parked = true
+	st.slot = len(sh.streams)
+	sh.streams = append(sh.streams, st)
+	sh.mu.Unlock()
+	sh.wake() // frames may have been published since the stream last read the ring
+	return true
+}
+
+// drain gives a stream that left its shard a goroutine of its own.
+func (f *fanout) drain(st *stream) {
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		st.unpark()
+	}()
+}
+
+// close ends every parked stream with a last comment, waits for the workers and the
+// streams that were draining, and stops the hangup watcher.
+func (f *fanout) close() {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		<-f.finished
+		return
+	}
+	f.closed = true
+	close(f.stop)
+	f.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, sh := range f.shards {
+		sh.mu.Lock()
+		streams := sh.streams
+		sh.streams = nil
+		for _, st := range streams {
+			st.parked = false
+		}
+		sh.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, st := range streams {
+				st.shutdown()
+			}
+		}()
+	}
+	wg.Wait()
+	f.wg.Wait()
+	f.cancel()
+	if f.hangups != nil {
+		f.hangups.close()
+	}
+	close(f.finished)
+}
+
+// shard is a set of parked streams and the worker that writes to them.
+type shard struct {
+	f    *fanout
+	kick chan struct{}
+
+	mu      sync.Mutex // held by the worker for a whole pass
+	streams []*stream
+
+	// Scratch, reused by every pass.
+	frames  []*Frame
+	matched []*Frame
+	buf     []byte
+	arena   []byte
+	cache   map[shareKey]shared
+	again   bool // a stream has more to send than one pass writes
+}
+
+// shareKey identifies the bytes every stream at the same ring position with the same
+// topics-only filter is sent.
+type shareKey struct {
+	seq    uint64
+	topics uint8
+}
+
+type shared struct {
+	body   []byte // chunkRoom bytes of room, the frames, two bytes for the chunk's CRLF
+	frames []*Frame
+	used   int // how many frames of the window the bytes cover
+}
+
+func (sh *shard) wake() {
+	select {
+	case sh.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (sh *shard) run() {
+	defer sh.f.wg.Done()
+	tick := time.NewTicker(heartbeatCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-sh.f.stop:
+			return
+		case <-sh.kick:
+		case <-tick.C:
+		}
+		sh.pass()
+	}
+}
+
+// pass brings every stream in the shard up to the head of the ring (or maxWindow
+// frames closer to it), and sends heartbeats that are due.
+func (sh *shard) pass() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(sh.streams) == 0 {
+		return
+	}
+	from := sh.streams[0].seq
+	for _, st := range sh.streams[1:] {
+		from = min(from, st.seq)
+	}
+	frames, start, more, closed := sh.f.hub.window(from, sh.frames[:0], maxWindow)
+	sh.frames = frames
+	if closed {
+		return
+	}
+	now := time.Now()
+	clear(sh.cache)
+	sh.arena = sh.arena[:0]
+	sh.again = false
+	for i := 0; i < len(sh.streams); {
+		if sh.pump(sh.streams[i], frames, start, now) {
+			i++
+		}
+	}
+	clear(sh.frames) // let published frames be collected once the ring drops them
+	if cap(sh.arena) > 4<<20 {
+		sh.arena = nil
+	}
+	if cap(sh.buf) > 4<<20 {
+		sh.buf = nil
+	}
+	if more || sh.again {
+		sh.wake()
+	}
+}
+
+// pump sends st what it has not had of window (frames from sequence start on). It
+// reports whether st is still in the shard; if not, the slot holds another stream.
+func (sh *shard) pump(st *stream, window []*Frame, start uint64, now time.Time) bool {
+	if st.seq < start {
+		sh.leave(st, nil) // out of the ring: the drain catches up from the database
+		return false
+	}
+	fs := window[min(st.seq-start, uint64(len(window))):]
+	var body []byte
+	var sent []*Frame
+	if len(fs) > 0 {
+		for _, f := range fs {
+			if f.Name == "reset" { // needs a fresh snapshot from the database
+				sh.leave(st, nil)
+				return false
+			}
+		}
+		var used int
+		body, sent, used = sh.body(st, fs)
+		st.seq += uint64(used)
+		st.sent = max(st.sent, fs[used-1].ID)
+		if used < len(fs) {
+			sh.again = true
+		}
+	}
+	if body == nil {
+		if now.Sub(st.lastWrite) < st.srv.stream.Heartbeat {
+			return true
+		}
+		body = st.conn.frame(append(append(sh.buf[:0], room[:]...), pingBody...))
+	}
+	n, err := st.conn.tryWrite(body)
+	if err != nil {
+		sh.leave(st, err)
+		return false
+	}
+	m := st.srv.metrics
+	m.bytesWritten.Add(float64(n))
+	if len(sent) > 0 {
+		m.framesWritten.Add(float64(len(sent)))
+		for _, f := range sent {
+			m.observeLag(now.Sub(f.Created))
+		}
+	}
+	if n > 0 {
+		st.lastWrite = now
+	}
+	if n < len(body) {
+		st.pending = append(st.pending[:0], body[n:]...)
+		sh.leave(st, nil)
+		return false
+	}
+	return true
+}
+
+var room [chunkRoom]byte
+
+// pingBody is a heartbeat with room for the chunk's CRLF.
+var pingBody = append(appendComment(nil, "ping"), '\r', '\n')
+
+// maxBody bounds the bytes one pass writes to one stream; the rest waits for the next
+// pass, so a burst never makes a pass build (or a slow client keep) megabytes.
+const maxBody = 256 << 10
+
+// body returns the bytes to write for the first used frames of fs (framed for st's
+// connection) and the frames they hold; nil bytes when st wants none of them. Streams
+// filtered by topic only, at the same position, share the bytes, built once per pass.
+func (sh *shard) body(st *stream, fs []*Frame) (body []byte, sent []*Frame, used int) {
+	flt := &st.filter
+	key := shareKey{seq: st.seq, topics: flt.Topics}
+	shareable := flt.Symbols == nil && flt.Games == nil && fs[0].ID > st.sent
+	if shareable {
+		if c, ok := sh.cache[key]; ok {
+			if c.body == nil {
+				return nil, nil, c.used
+			}
+			return st.conn.frame(c.body), c.frames, c.used
+		}
+	}
+	matched := sh.matched[:0]
+	size := 0
+	for used < len(fs) && size < maxBody {
+		f := fs[used]
+		used++
+		if f.ID > st.sent && flt.Match(f) {
+			matched = append(matched, f)
+			size += len(f.Bytes)
+		}
+	}
+	conflated := false
+	if len(matched) > st.srv.stream.ConflateAt {
+		matched = st.srv.conflate(matched)
+		conflated = true
+	}
+	sh.matched = matched
+	if len(matched) == 0 {
+		if shareable && !conflated {
+			sh.cache[key] = shared{used: used}
+		}
+		return nil, nil, used
+	}
+	if shareable && !conflated {
+		begin := len(sh.arena)
+		sh.arena = appendFrames(sh.arena, matched)
+		c := shared{body: sh.arena[begin:len(sh.arena):len(sh.arena)], frames: append([]*Frame(nil), matched...), used: used}
+		sh.cache[key] = c
+		return st.conn.frame(c.body), c.frames, used
+	}
+	sh.buf = appendFrames(sh.buf[:0], matched)
+	return st.conn.frame(sh.buf), matched, used
+}
+
+// appendFrames appends chunkRoom bytes of room, the frames' bytes, and two bytes of
+// room for a chunk's CRLF.
+func appendFrames(b []byte, frames []*Frame) []byte {
+	b = append(b, room[:]...)
+	for _, f := range frames {
+		b = append(b, f.Bytes...)
+	}
+	return append(b, '\r', '\n')
+}
+
+// leave takes st out of the shard: to drain (err nil) or, after a failed write, to end.
+func (sh *shard) leave(st *stream, err error) {
+	last := sh.streams[len(sh.streams)-1]
+	sh.streams[st.slot] = last
+	last.slot = st.slot
+	sh.streams[len(sh.streams)-1] = nil
+	sh.streams = sh.streams[:len(sh.streams)-1]
+	st.parked = false
+	if err != nil {
+		st.finish(err)
+		return
+	}
+	sh.f.drain(st)
+}
+
+// remove takes st out of its shard if it is parked there, reporting whether it was.
+func (sh *shard) remove(st *stream) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if !st.parked {
+		return false
+	}
+	last := sh.streams[len(sh.streams)-1]
+	sh.streams[st.slot] = last
+	last.slot = st.slot
+	sh.streams[len(sh.streams)-1] = nil
+	sh.streams = sh.streams[:len(sh.streams)-1]
+	st.parked = false
+	return true
+}
