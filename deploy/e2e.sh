@@ -55,6 +55,7 @@ BASE=http://127.0.0.1:$TB_PORT
 CHECK=$TB_ARTIFACTS/e2echeck
 PSQL=(psql -U postgres -d tickerboard)
 failed_step=
+builds=() # background builds still running, for on_exit to stop
 
 # dc runs docker compose on the repo's compose.yaml under the e2e's own project
 # name, so a demo someone left running (project "tickerboard") is never touched.
@@ -76,10 +77,19 @@ main() {
 	step "prepare"
 	port_free
 	timed "engine" engine_start
-	timed "compose plugin" compose_ensure
+	# The compose plugin (minutes to build the first time) and the checker compile
+	# while the images are made.
+	compose_ensure >"$TB_ARTIFACTS/compose-plugin.log" 2>&1 &
+	builds+=($!)
+	(cd "$TB_ROOT" && go build -o "$CHECK" ./deploy/e2echeck) >"$TB_ARTIFACTS/e2echeck-build.log" 2>&1 &
+	builds+=($!)
 	timed "images" images_ensure
+	wait "${builds[0]}" || { cat "$TB_ARTIFACTS/compose-plugin.log" >&2; die "no docker compose"; }
+	cat "$TB_ARTIFACTS/compose-plugin.log" >&2
+	wait "${builds[1]}" || { cat "$TB_ARTIFACTS/e2echeck-build.log" >&2; die "building deploy/e2echeck failed"; }
+	builds=()
+	log "prepared"
 	[[ -z $prepare_only ]] || return 0
-	(cd "$TB_ROOT" && go build -o "$CHECK" ./deploy/e2echeck) || die "building deploy/e2echeck failed"
 	# A stack left behind by an interrupted run would hold the port and the volume.
 	dc down -v --remove-orphans >/dev/null 2>&1 || true
 
@@ -157,8 +167,12 @@ main() {
 
 # port_free fails clearly when something already listens on the port nginx needs.
 port_free() {
-	local who
-	who=$(ss -Hltnp "sport = :$TB_PORT" 2>/dev/null || true)
+	local who=
+	if command -v ss >/dev/null; then
+		who=$(ss -Hltnp "sport = :$TB_PORT" 2>/dev/null || true)
+	elif (exec 3<>"/dev/tcp/127.0.0.1/$TB_PORT") 2>/dev/null; then
+		who="something accepts connections on 127.0.0.1:$TB_PORT"
+	fi
 	[[ -z $who ]] || die "port $TB_PORT is taken (set TICKERBOARD_PORT to use another): $who"
 }
 
@@ -200,8 +214,21 @@ leftovers() {
 	} | tr '\n' ' '
 }
 
+# kill_tree PID ends a process and everything it started, children first.
+kill_tree() {
+	local child
+	for child in $(pgrep -P "$1"); do
+		kill_tree "$child"
+	done
+	kill "$1" 2>/dev/null || true
+}
+
 on_exit() {
-	local rc=$?
+	local rc=$? job
+	# A failure while the compose plugin or the checker still builds: stop them.
+	for job in "${builds[@]}"; do
+		kill_tree "$job"
+	done
 	if [[ -n $failed_step && -z $prepare_only ]]; then
 		log "failed in step: $failed_step; logs in $TB_ARTIFACTS"
 		if docker info >/dev/null 2>&1; then
@@ -221,4 +248,6 @@ on_exit() {
 	log "total $(($(date +%s) - TB_START))s, exit $rc"
 }
 
-main
+# On one line, so bash has read the whole file before it runs anything: editing this
+# script during a run cannot change what the run does next.
+trap 'exit 143' TERM INT; main; exit

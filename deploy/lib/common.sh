@@ -34,6 +34,15 @@ apt_install() {
 		apt-get update -qq >&2 || die "apt-get update failed"
 		TB_APT_UPDATED=1
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-		die "apt-get install ${missing[*]} failed"
+	# Packages' scripts must not start services (docker.io would start a second
+	# dockerd): policy-rc.d says no while they run, unless the machine has its own.
+	local policy=/usr/sbin/policy-rc.d made_policy= rc=0
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && made_policy=1
+	fi
+	local logf=${TB_ARTIFACTS:-/tmp}/apt-get.log
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+		>>"$logf" 2>&1 || rc=$?
+	[[ -z $made_policy ]] || rm -f "$policy"
+	((rc == 0)) || { tail -20 "$logf" >&2; die "apt-get install ${missing[*]} failed (log: $logf)"; }
 }

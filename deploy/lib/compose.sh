@@ -13,8 +13,13 @@ compose_ensure() {
 		return 0
 	fi
 	local bin=$TB_CACHE/bin/docker-compose-$TB_COMPOSE_VERSION
-	[[ -x $bin ]] || timed "build compose $TB_COMPOSE_VERSION" compose_build "$bin" ||
-		die "could not build the compose plugin"
+	local logf=${TB_ARTIFACTS:-/tmp}/compose-build.log
+	if [[ ! -x $bin ]]; then
+		local t0=$SECONDS
+		log "building the compose plugin $TB_COMPOSE_VERSION from its Go module (log: $logf)"
+		compose_build "$bin" 2>"$logf" || { tail -20 "$logf" >&2; die "could not build the compose plugin"; }
+		log "built the compose plugin in $((SECONDS - t0))s"
+	fi
 	install -D -m 0755 "$bin" "$TB_COMPOSE_PLUGIN_DIR/docker-compose"
 	docker compose version >/dev/null 2>&1 || die "docker compose does not run after installing $bin"
 	log "$(docker compose version) (installed in $TB_COMPOSE_PLUGIN_DIR)"
