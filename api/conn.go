@@ -16,6 +16,24 @@ type sseConn struct {
 	net.Conn
 	raw     syscall.RawConn // nil if the connection has no file descriptor to write to directly
 	chunked bool
+
+	// The non-blocking write's argument and results, so that the function handed to
+	// raw.Write is made once per connection rather than once per write.
+	p      []byte
+	n      int
+	errno  error
+	write1 func(fd uintptr) bool
+}
+
+func newSSEConn(nc net.Conn, chunked bool) *sseConn {
+	c := &sseConn{Conn: nc, chunked: chunked}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.write1 = c.writeOnce
+		}
+	}
+	return c
 }
 
 var errNoRawConn = errors.New("connection has no raw file descriptor")
@@ -49,27 +67,30 @@ func (c *sseConn) tryWrite(p []byte) (int, error) {
 	if c.raw == nil {
 		return 0, errNoRawConn
 	}
-	var n int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			k, e := syscall.Write(int(fd), p)
-			switch {
-			case e == syscall.EINTR:
-				continue
-			case e == syscall.EAGAIN:
-			case e != nil:
-				werr = e
-			default:
-				n = k
-			}
-			return true // never wait for the socket to drain
-		}
-	})
+	c.p, c.n, c.errno = p, 0, nil
+	err := c.raw.Write(c.write1)
+	n, errno := c.n, c.errno
+	c.p, c.errno = nil, nil
 	if err != nil {
 		return n, err
 	}
-	return n, werr
+	return n, errno
+}
+
+func (c *sseConn) writeOnce(fd uintptr) bool {
+	for {
+		k, e := syscall.Write(int(fd), c.p)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+		case e != nil:
+			c.errno = e
+		default:
+			c.n = k
+		}
+		return true // never wait for the socket to drain
+	}
 }
 
 // write sends body (raw SSE bytes), as one chunk if chunked. The client is given

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"syscall"
 	"time"
 )
 
@@ -188,12 +187,7 @@ func (st *stream) takeOver() bool {
 	if err != nil {
 		return false
 	}
-	c := &sseConn{Conn: nc, chunked: st.chunked}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-		}
-	}
+	c := newSSEConn(nc, st.chunked)
 	st.conn, st.w, st.rc = c, nil, nil
 	st.ctx, st.cancel = context.WithCancel(fan.ctx)
 	st.shard = fan.shardFor()

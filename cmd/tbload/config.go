@@ -38,6 +38,7 @@ type config struct {
 	progress   time.Duration
 	maxStream  int
 	syncCommit bool
+	browser    bool
 }
 
 // defaultDatabaseURL keeps the load tool's symbols out of a real board's database.
@@ -74,7 +75,7 @@ usage: tbload [flags]              run the load (see BENCHMARKS.md)
 	fs.Float64Var(&c.rate, "rate", 100, "changes committed per second")
 	fs.StringVar(&c.mode, "mode", "single", "single: one UPDATE per transaction, as psql; batch: -batch rows per transaction with the feeds' writer; idle: connect and measure memory only")
 	fs.IntVar(&c.batch, "batch", 100, "changes per transaction in batch mode")
-	fs.IntVar(&c.writers, "writers", 2, "SQL connections committing in single mode")
+	fs.IntVar(&c.writers, "writers", 1, "SQL connections committing at once (in batch mode, each moves its own share of the symbols)")
 	fs.IntVar(&c.symbols, "symbols", 100, "how many quotes (TB0000…) the changes rotate over")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to publish (in idle mode: how long to hold the clients)")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "latencies in the first part of the run are not recorded")
@@ -89,6 +90,7 @@ usage: tbload [flags]              run the load (see BENCHMARKS.md)
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress line")
 	fs.DurationVar(&c.progress, "progress", time.Second, "how often the progress line is printed")
 	fs.BoolVar(&c.syncCommit, "synchronous-commit", false, "let the publisher's commits wait for the WAL flush; off, the mark a change carries (updated_at) is its commit, not its commit plus the disk's fsync")
+	fs.BoolVar(&c.browser, "browser", false, "also open the board in headless Chromium (Tickerboard only) and report the page's own commit→paint lag")
 	fs.IntVar(&c.maxStream, "max-streams", 0, "-max-streams for a started Tickerboard (default: largest -clients + 100)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -119,8 +121,8 @@ usage: tbload [flags]              run the load (see BENCHMARKS.md)
 		return nil, fmt.Errorf("-rate %g: must be positive", c.rate)
 	case c.symbols < 1 || c.symbols > 9999:
 		return nil, fmt.Errorf("-symbols %d: want 1 to 9999", c.symbols)
-	case c.mode == "batch" && (c.batch < 1 || c.batch > c.symbols):
-		return nil, fmt.Errorf("-batch %d: want 1 to -symbols (%d), so no transaction moves a symbol twice", c.batch, c.symbols)
+	case c.mode == "batch" && (c.batch < 1 || c.batch*c.writers > c.symbols):
+		return nil, fmt.Errorf("-batch %d × -writers %d: want at most -symbols (%d), so no transaction moves a symbol twice", c.batch, c.writers, c.symbols)
 	case c.writers < 1 || c.writers > 64:
 		return nil, fmt.Errorf("-writers %d: want 1 to 64", c.writers)
 	case c.duration <= 0 || c.repeat < 1 || c.connRate <= 0 || c.connPar < 1:

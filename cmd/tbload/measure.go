@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"time"
 )
@@ -16,6 +17,38 @@ func (l *load) publish(ctx context.Context, before procSample) error {
 	pgBefore := postgresCPU()
 	toolBefore, _ := procCPU(selfPID())
 	busyBefore, totalBefore := machineCPU()
+	var page *browserPage
+	if l.cfg.browser && l.tgt.name() == "tickerboard" {
+		profile, err := os.MkdirTemp("", "tbload-chromium-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(profile)
+		if page, err = openBrowser(ctx, l.tgt.baseURL()+"/", profile); err != nil {
+			return fmt.Errorf("browser: %w", err)
+		}
+		defer page.stop()
+	}
+	var windows []pageLag
+	pageCleared, lastRead := false, time.Now()
+	readPage := func(final bool) error {
+		if page == nil || !l.tally.measuring.Load() {
+			return nil
+		}
+		if !pageCleared { // drop what the page saw during the warm-up
+			pageCleared = true
+			_, err := page.lagWindow()
+			lastRead = time.Now()
+			return err
+		}
+		if !final && time.Since(lastRead) < 5*time.Second { // the page keeps 1,000 changes
+			return nil
+		}
+		w, err := page.lagWindow()
+		lastRead = time.Now()
+		windows = append(windows, w)
+		return err
+	}
 	srvBefore := l.sample()
 	start := time.Now()
 	if l.cfg.warmup <= 0 {
@@ -58,6 +91,9 @@ wait:
 			break wait
 		case <-ticker.C:
 			progress("publishing")
+			if err := readPage(false); err != nil {
+				return err
+			}
 		}
 	}
 	res.Published = out.n
@@ -82,6 +118,15 @@ wait:
 	}
 	end := time.Now()
 	l.progressDone()
+	if page != nil {
+		if err := readPage(true); err != nil {
+			return err
+		}
+		b := summarize(windows)
+		b.Chromium = page.binary
+		page.eval(`window.tickerboard.stats.events`, &b.PageCount)
+		res.Browser = &b
+	}
 	srvAfter := l.sample()
 	peak = max(peak, srvAfter.rss)
 	pgAfter := postgresCPU()

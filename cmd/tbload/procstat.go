@@ -48,29 +48,38 @@ func readProc(pid int) (procSample, error) {
 
 // procCPU is a process's user+system CPU time so far.
 func procCPU(pid int) (time.Duration, error) {
+	own, _, err := procTimes(pid)
+	return own, err
+}
+
+// procTimes reads a process's own CPU time and that of its children it has waited for.
+func procTimes(pid int) (own, children time.Duration, err error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("read CPU time of process %d: %w", pid, err)
+		return 0, 0, fmt.Errorf("read CPU time of process %d: %w", pid, err)
 	}
 	// The command name, in parentheses, may hold spaces: fields count from the last ')'.
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
 	}
 	fields := strings.Fields(string(stat[i+1:]))
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
+	if len(fields) < 15 {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
 	}
-	// fields[0] is the state (field 3); utime and stime are fields 14 and 15.
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("parse CPU times in /proc/%d/stat", pid)
+	// fields[0] is the state (field 3); utime, stime, cutime, cstime are fields 14-17.
+	var t [4]int64
+	for k := range t {
+		if t[k], err = strconv.ParseInt(fields[11+k], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("parse CPU times in /proc/%d/stat", pid)
+		}
 	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+	return tick(t[0] + t[1]), tick(t[2] + t[3]), nil
 }
 
-// postgresCPU sums the CPU time of every process named postgres: the database's share
+// postgresCPU sums the CPU time of every process named postgres, and of the backends
+// that have exited (counted in their parent's children time): the database's share
 // of the full path (triggers, NOTIFY, the notifier's and the publisher's queries).
 func postgresCPU() time.Duration {
 	var total time.Duration
@@ -81,8 +90,8 @@ func postgresCPU() time.Duration {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(d))
-		if cpu, err := procCPU(pid); err == nil {
-			total += cpu
+		if own, children, err := procTimes(pid); err == nil {
+			total += own + children
 		}
 	}
 	return total

@@ -59,6 +59,8 @@ type Result struct {
 	MachineBusyCores float64 `json:"machine_busy_cores"` // all processes on the box
 	LoadAvg          string  `json:"loadavg"`
 	Started          string  `json:"started"`
+
+	Browser *BrowserResult `json:"browser,omitempty"` // -browser: the page's commit→paint lag
 }
 
 // Report is what -json writes.
@@ -87,6 +89,11 @@ type Ratio struct {
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 func (r *Result) line() string {
+	browser := ""
+	if b := r.Browser; b != nil {
+		browser = fmt.Sprintf("\n%-11s %6s in Chromium: commit→paint p50 %.1f, worst-window p99 %.1f, max %.1f ms over %d changes (%d windows)",
+			"", "", b.P50Ms, b.P99Ms, b.MaxMs, b.Changes, b.Windows)
+	}
 	if r.Mode == "idle" {
 		return fmt.Sprintf("%-11s %6d clients idle: connect %.1fs, server RSS %.1f → %.1f MiB, %.1f KiB/client",
 			r.Target, r.Clients, r.ConnectSeconds, r.RSSBeforeMiB, r.RSSIdleMiB, r.IdleKiBPerClient)
@@ -95,7 +102,7 @@ func (r *Result) line() string {
 		"lost %d gaps %d dups %d; server %.2f cores (%.1f µs/delivery), idle %.1f KiB/client, peak %.1f MiB; postgres %.2f, tool %.2f, box %.2f cores",
 		r.Target, r.Clients, r.Rate, r.Mode, r.DeliveriesPerSec, r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs,
 		r.Lost, r.Gaps, r.Dups, r.ServerCPUCores, r.ServerCPUPerDelivUs, r.IdleKiBPerClient, r.RSSPeakMiB,
-		r.PostgresCPUCores, r.ToolCPUCores, r.MachineBusyCores)
+		r.PostgresCPUCores, r.ToolCPUCores, r.MachineBusyCores) + browser
 }
 
 // ratios pairs the targets' medians per client count.

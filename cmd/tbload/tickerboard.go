@@ -121,24 +121,38 @@ func (t *tickerboardTarget) publishSingle(ctx context.Context, p plan) (int64, e
 }
 
 // publishBatched commits p.batch changes per transaction with store.MoveQuotes, the
-// writer the price feed uses: one UPDATE of many rows, one commit.
+// writer the price feed uses: one UPDATE of many rows, one commit. With several
+// writers, each moves its own share of the symbols at its share of the rate.
 func (t *tickerboardTarget) publishBatched(ctx context.Context, p plan) (int64, error) {
-	next := 0
-	var committed int64
-	_, err := pace(ctx, p.rate, p.batch, p.duration, func(n int) error {
-		moves := make([]store.QuoteMove, n)
-		for i := range moves {
-			moves[i] = store.QuoteMove{Symbol: symbolName(next % p.symbols), Factor: 1 + (rand.Float64()-0.5)/500, Volume: 1}
-			next++
+	writers := min(p.writers, p.symbols/p.batch)
+	writers = max(writers, 1)
+	var committed atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for w := range writers {
+		var mine []string
+		for i := w; i < p.symbols; i += writers {
+			mine = append(mine, symbolName(i))
 		}
-		moved, err := t.st.MoveQuotes(ctx, moves)
-		committed += moved
-		if err == nil && moved != int64(n) {
-			err = fmt.Errorf("moved %d of %d quotes: were load symbols deleted?", moved, n)
-		}
-		return err
-	})
-	return committed, err
+		g.Go(func() error {
+			next := 0
+			_, err := pace(gctx, p.rate/float64(writers), p.batch, p.duration, func(n int) error {
+				moves := make([]store.QuoteMove, n)
+				for i := range moves {
+					moves[i] = store.QuoteMove{Symbol: mine[next%len(mine)], Factor: 1 + (rand.Float64()-0.5)/500, Volume: 1}
+					next++
+				}
+				moved, err := t.st.MoveQuotes(gctx, moves)
+				committed.Add(moved)
+				if err == nil && moved != int64(n) {
+					err = fmt.Errorf("moved %d of %d quotes: were load symbols deleted?", moved, n)
+				}
+				return err
+			})
+			return err
+		})
+	}
+	err := g.Wait()
+	return committed.Load(), err
 }
 
 func (t *tickerboardTarget) finalVolumes(ctx context.Context, p plan) ([]int64, error) {

@@ -1,0 +1,240 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tickerboard/tickerboard/store"
+)
+
+// The hot path, from a committed batch to bytes on sockets. Compare runs with
+// benchstat: go test -run XXX -bench . -benchmem -count 10 ./api/ > new.txt
+
+// quotePayload is a price event as Postgres' quote_json writes it (270 bytes).
+func quotePayload(sym string, volume int64) []byte {
+	return []byte(`{"name": "Berkshire Hathaway B", "price": 388.0049, "change": -16.9951, "symbol": "` + sym +
+		`", "volume": ` + strconv.FormatInt(volume, 10) + `, "day_low": 385.6717, "day_high": 410.0997, "day_open": 405.0000, ` +
+		`"change_pct": -4.1963, "prev_close": 405.0000, "updated_at": "2026-11-26T16:11:17.575383+00:00"}`)
+}
+
+func priceEvents(from int64, n, symbols int) []store.Event {
+	evs := make([]store.Event, n)
+	for i := range evs {
+		id := from + int64(i)
+		sym := fmt.Sprintf("S%03d", int(id)%symbols)
+		evs[i] = store.Event{ID: id, Name: "price", Key: sym, Payload: quotePayload(sym, id), CreatedAt: time.Now()}
+	}
+	return evs
+}
+
+// BenchmarkEncode is the one encoding each event gets, whatever the number of viewers.
+func BenchmarkEncode(b *testing.B) {
+	ev := priceEvents(1, 1, 1)[0]
+	b.SetBytes(int64(len(ev.Payload)))
+	for b.Loop() {
+		NewFrame(ev)
+	}
+}
+
+// BenchmarkPublish is the notifier's side of a batch: encode and put in the ring.
+func BenchmarkPublish(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) {
+			h := NewHub(0, 1<<16)
+			defer h.Close()
+			evs := priceEvents(1, n, 100)
+			id := int64(1)
+			for b.Loop() {
+				for i := range evs {
+					evs[i].ID = id
+					id++
+				}
+				h.Publish(evs)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+		})
+	}
+}
+
+// devNull is a net.Conn onto /dev/null: the writes are real write(2) calls, with none
+// of the kernel's TCP work, so what is measured is the fan-out's own cost.
+type devNull struct{ *os.File }
+
+func (devNull) LocalAddr() net.Addr  { return nil }
+func (devNull) RemoteAddr() net.Addr { return nil }
+
+func benchServer(b *testing.B, h *Hub) *server {
+	b.Helper()
+	return &server{hub: h, stream: DefaultStreamConfig, metrics: newMetrics(Gauges{}),
+		logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// parkStreams parks n streams of srv on conns made by dial, filtered by flt, as a
+// caught-up stream parks itself; the shards' workers are not started, so the
+// benchmark runs each pass itself.
+func parkStreams(b *testing.B, srv *server, n int, flt Filter, dial func() net.Conn) {
+	b.Helper()
+	f := srv.hub.fan
+	seq, last := srv.hub.position()
+	for i := range n {
+		c := newSSEConn(dial(), true)
+		if c.raw == nil {
+			b.Fatal("no raw connection")
+		}
+		st := &stream{srv: srv, filter: flt, seq: seq, sent: last, conn: c, ctx: context.Background(),
+			cancel: func() {}, lastWrite: time.Now(), shard: f.shards[i%len(f.shards)]}
+		if !f.park(st) {
+			b.Fatal("park failed")
+		}
+	}
+}
+
+func passAll(f *fanout) {
+	for _, sh := range f.shards {
+		sh.pass()
+	}
+}
+
+// BenchmarkFanout publishes one price event per op and writes it to every subscriber
+// (topics=price, so all share one body). ns/delivery is the cost per viewer.
+func BenchmarkFanout(b *testing.B) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer null.Close()
+	for _, n := range []int{1, 100, 10_000} {
+		b.Run("subscribers="+strconv.Itoa(n), func(b *testing.B) {
+			h := NewHub(0, 1<<16)
+			srv := benchServer(b, h)
+			parkStreams(b, srv, n, Filter{Topics: topicPrice}, func() net.Conn { return devNull{null} })
+			evs := priceEvents(1, 1, 100)
+			id := int64(1)
+			for b.Loop() {
+				evs[0].ID = id
+				id++
+				h.Publish(evs)
+				passAll(h.fan)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+		})
+	}
+}
+
+// BenchmarkFanoutFiltered is the same with every viewer watching its own 3 symbols of
+// 100: bytes are built per viewer.
+func BenchmarkFanoutFiltered(b *testing.B) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer null.Close()
+	const n = 1000
+	h := NewHub(0, 1<<16)
+	srv := benchServer(b, h)
+	for i := range n {
+		flt := Filter{Topics: topicAll, Symbols: map[string]struct{}{}}
+		for k := range 3 {
+			flt.Symbols[fmt.Sprintf("S%03d", (i+k)%100)] = struct{}{}
+		}
+		parkStreams(b, srv, 1, flt, func() net.Conn { return devNull{null} })
+	}
+	evs := priceEvents(1, 100, 100) // one tick of every symbol
+	id := int64(1)
+	for b.Loop() {
+		for i := range evs {
+			evs[i].ID = id
+			id++
+		}
+		h.Publish(evs)
+		passAll(h.fan)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*3), "ns/delivery")
+}
+
+// BenchmarkFanoutTCP writes each event to 100 viewers over loopback TCP, drained by
+// reader goroutines: the kernel's share included.
+func BenchmarkFanoutTCP(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	const n = 100
+	accepted := make(chan net.Conn, n)
+	go func() {
+		for range n {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	var readers []net.Conn
+	for range n {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		readers = append(readers, c)
+		go io.Copy(io.Discard, c)
+	}
+	defer func() {
+		for _, c := range readers {
+			c.Close()
+		}
+	}()
+	h := NewHub(0, 1<<16)
+	srv := benchServer(b, h)
+	parkStreams(b, srv, n, Filter{Topics: topicPrice}, func() net.Conn { return <-accepted })
+	evs := priceEvents(1, 1, 100)
+	id := int64(1)
+	for b.Loop() {
+		evs[0].ID = id
+		id++
+		h.Publish(evs)
+		passAll(h.fan)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+	for _, sh := range h.fan.shards { // any stream that could not take a write at once left
+		if len(sh.streams) != n/len(h.fan.shards) {
+			b.Logf("shard has %d streams (some were too slow and left to drain)", len(sh.streams))
+		}
+	}
+}
+
+// BenchmarkConflate is a slow viewer's catch-up: 1,000 frames over 50 symbols and a
+// few plays reduced to the newest state of each.
+func BenchmarkConflate(b *testing.B) {
+	srv := &server{metrics: newMetrics(Gauges{})}
+	evs := priceEvents(1, 1000, 50)
+	for i := 0; i < len(evs); i += 100 {
+		evs[i].Name, evs[i].Key = "play", "7"
+	}
+	frames := make([]*Frame, len(evs))
+	for i, e := range evs {
+		frames[i] = NewFrame(e)
+	}
+	work := make([]*Frame, len(frames))
+	for b.Loop() {
+		copy(work, frames)
+		srv.conflate(work)
+	}
+}
+
+// BenchmarkFilterMatch is one viewer's filter against one frame.
+func BenchmarkFilterMatch(b *testing.B) {
+	flt := Filter{Topics: topicAll, Symbols: map[string]struct{}{"S001": {}, "S002": {}, "S003": {}}}
+	f := NewFrame(priceEvents(2, 1, 100)[0])
+	for b.Loop() {
+		flt.Match(f)
+	}
+}
