@@ -36,13 +36,11 @@ func symbolIndex(s []byte) int {
 	return n
 }
 
-// tally is what every client adds to while a run goes on; the progress line reads it.
+// tally is what the clients share while a run goes on. Their counts are their own
+// (no cache line bounced between cores per delivery); the progress line sums them.
 type tally struct {
-	delivered atomic.Int64 // price events of our symbols received, repeats included
-	covered   atomic.Int64 // changes each client is now current past (received or skipped)
-	measuring atomic.Bool  // record latencies (false during warm-up)
-	closing   atomic.Bool  // the run is over: streams ending now are not failures
-	lastRecv  atomic.Int64 // unix ns of the newest delivery
+	measuring atomic.Bool // record latencies (false during warm-up)
+	closing   atomic.Bool // the run is over: streams ending now are not failures
 	hists     []*histogram
 }
 
@@ -67,8 +65,13 @@ type client struct {
 	conn net.Conn
 	last []int64 // per symbol: the volume this client is current to (-1: unknown)
 
-	delivered, gaps, dups int64 // owned by the client's goroutine until it ends
-	err                   error
+	// Read by the progress line while the client runs.
+	delivered atomic.Int64 // price events of our symbols received
+	covered   atomic.Int64 // changes this client is now current past (received or skipped)
+	lastRecv  atomic.Int64 // unix ns of the newest delivery
+
+	gaps, dups int64 // owned by the client's goroutine until it ends
+	err        error
 }
 
 // connect dials, asks for the stream and reads up to the snapshot.
@@ -183,11 +186,10 @@ func (c *client) account(i int, m quoteMark, now time.Time) {
 	case m.volume > last+1:
 		c.gaps += m.volume - last - 1
 	}
-	c.tally.covered.Add(m.volume - last)
+	c.covered.Add(m.volume - last)
 	c.last[i] = m.volume
-	c.delivered++
-	c.tally.delivered.Add(1)
-	c.tally.lastRecv.Store(now.UnixNano())
+	c.delivered.Add(1)
+	c.lastRecv.Store(now.UnixNano())
 	if c.tally.measuring.Load() {
 		c.hist.record(now.Sub(m.updated))
 	}

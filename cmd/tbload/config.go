@@ -39,6 +39,10 @@ type config struct {
 	maxStream  int
 	syncCommit bool
 	browser    bool
+	nginx      bool
+	nginxBin   string
+	nginxConf  string
+	fresh      bool
 }
 
 // defaultDatabaseURL keeps the load tool's symbols out of a real board's database.
@@ -91,6 +95,10 @@ usage: tbload [flags]              run the load (see BENCHMARKS.md)
 	fs.DurationVar(&c.progress, "progress", time.Second, "how often the progress line is printed")
 	fs.BoolVar(&c.syncCommit, "synchronous-commit", false, "let the publisher's commits wait for the WAL flush; off, the mark a change carries (updated_at) is its commit, not its commit plus the disk's fsync")
 	fs.BoolVar(&c.browser, "browser", false, "also open the board in headless Chromium (Tickerboard only) and report the page's own commit→paint lag")
+	fs.BoolVar(&c.nginx, "nginx", false, "put nginx, configured with -nginx-conf, in front of each target")
+	fs.StringVar(&c.nginxBin, "nginx-bin", "nginx", "the nginx binary")
+	fs.StringVar(&c.nginxConf, "nginx-conf", "deploy/nginx.conf", "nginx site configuration (its `listen 80;` line is replaced)")
+	fs.BoolVar(&c.fresh, "fresh-database", false, "drop the database before each Tickerboard run that -tickerboard starts, so every run begins with an empty log")
 	fs.IntVar(&c.maxStream, "max-streams", 0, "-max-streams for a started Tickerboard (default: largest -clients + 100)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -15,6 +15,11 @@ func (l *load) publish(ctx context.Context, before procSample) error {
 	n := len(l.clients)
 	conflBefore, hasConfl := l.tgt.conflated(ctx)
 	pgBefore := postgresCPU()
+	px, _ := l.tgt.(*proxied)
+	var pxBefore time.Duration
+	if px != nil {
+		pxBefore = px.p.cpu()
+	}
 	toolBefore, _ := procCPU(selfPID())
 	busyBefore, totalBefore := machineCPU()
 	var page *browserPage
@@ -74,7 +79,7 @@ func (l *load) publish(ctx context.Context, before procSample) error {
 		peak = max(peak, s.rss)
 		h := merge(l.tally.hists)
 		d := h.sub(prevHist)
-		delivered := l.tally.delivered.Load()
+		delivered, _, _ := l.sums()
 		dt := s.at.Sub(prevSrv.at).Seconds()
 		l.progressf("[%s %d clients] %s %.0fs: %.0f deliveries/s, p50 %.1f p99 %.1f ms | server %.2f cores, RSS %.1f MiB",
 			l.tgt.name(), n, phase, time.Since(start).Seconds(), float64(delivered-prevDelivered)/dt,
@@ -107,7 +112,7 @@ wait:
 	deadline := time.Now().Add(l.cfg.drain)
 	poll := time.NewTicker(5 * time.Millisecond)
 	defer poll.Stop()
-	for l.tally.covered.Load() < expected && time.Now().Before(deadline) {
+	for _, covered, _ := l.sums(); covered < expected && time.Now().Before(deadline); _, covered, _ = l.sums() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -130,6 +135,9 @@ wait:
 	srvAfter := l.sample()
 	peak = max(peak, srvAfter.rss)
 	pgAfter := postgresCPU()
+	if px != nil {
+		res.ProxyCPUCores = (px.p.cpu() - pxBefore).Seconds() / end.Sub(start).Seconds()
+	}
 	toolAfter, _ := procCPU(selfPID())
 	busyAfter, totalAfter := machineCPU()
 	window := end.Sub(start).Seconds()
@@ -142,13 +150,14 @@ wait:
 		res.Conflated = confl - conflBefore
 	}
 	l.closeClients()
+	res.Delivered, _, _ = l.sums()
 	for _, c := range l.clients {
-		res.Delivered += c.delivered
 		res.Gaps += c.gaps
 		res.Dups += c.dups
 		res.Lost += c.lost(final)
 	}
-	last := time.Unix(0, l.tally.lastRecv.Load())
+	_, _, lastNs := l.sums()
+	last := time.Unix(0, lastNs)
 	if d := last.Sub(start).Seconds(); d > 0 {
 		res.DeliveriesPerSec = float64(res.Delivered) / d
 	}
@@ -173,4 +182,14 @@ wait:
 		fmt.Fprintf(l.stderr, "%s: %d client errors; the first: %v\n", l.tgt.name(), k, err)
 	}
 	return nil
+}
+
+// sums adds up the clients' counts: deliveries, changes covered, newest delivery.
+func (l *load) sums() (delivered, covered, lastRecv int64) {
+	for _, c := range l.clients {
+		delivered += c.delivered.Load()
+		covered += c.covered.Load()
+		lastRecv = max(lastRecv, c.lastRecv.Load())
+	}
+	return delivered, covered, lastRecv
 }

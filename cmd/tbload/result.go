@@ -20,6 +20,7 @@ type Result struct {
 	Batch   int     `json:"batch"`
 	Symbols int     `json:"symbols"`
 	Repeat  int     `json:"repeat"`
+	Proxy   string  `json:"proxy,omitempty"` // "nginx" when the clients went through it
 
 	ConnectSeconds float64 `json:"connect_seconds"`
 	Published      int64   `json:"published"`
@@ -54,9 +55,10 @@ type Result struct {
 	IdleKiBPerClient    float64 `json:"idle_kib_per_client"`   // (idle - before) / clients
 	LoadedKiBPerClient  float64 `json:"loaded_kib_per_client"` // (peak - before) / clients
 
-	PostgresCPUCores float64 `json:"postgres_cpu_cores"` // every postgres process, while delivering
-	ToolCPUCores     float64 `json:"tool_cpu_cores"`     // this load tool (the clients)
-	MachineBusyCores float64 `json:"machine_busy_cores"` // all processes on the box
+	PostgresCPUCores float64 `json:"postgres_cpu_cores"`        // every postgres process, while delivering
+	ProxyCPUCores    float64 `json:"proxy_cpu_cores,omitempty"` // nginx, with -nginx
+	ToolCPUCores     float64 `json:"tool_cpu_cores"`            // this load tool (the clients)
+	MachineBusyCores float64 `json:"machine_busy_cores"`        // all processes on the box
 	LoadAvg          string  `json:"loadavg"`
 	Started          string  `json:"started"`
 
@@ -98,11 +100,15 @@ func (r *Result) line() string {
 		return fmt.Sprintf("%-11s %6d clients idle: connect %.1fs, server RSS %.1f → %.1f MiB, %.1f KiB/client",
 			r.Target, r.Clients, r.ConnectSeconds, r.RSSBeforeMiB, r.RSSIdleMiB, r.IdleKiBPerClient)
 	}
+	via := ""
+	if r.Proxy != "" {
+		via = fmt.Sprintf(", %s %.2f", r.Proxy, r.ProxyCPUCores)
+	}
 	return fmt.Sprintf("%-11s %6d clients × %g ev/s (%s): %.0f deliveries/s, p50 %.1f p90 %.1f p99 %.1f max %.1f ms; "+
-		"lost %d gaps %d dups %d; server %.2f cores (%.1f µs/delivery), idle %.1f KiB/client, peak %.1f MiB; postgres %.2f, tool %.2f, box %.2f cores",
+		"lost %d gaps %d dups %d; server %.2f cores (%.1f µs/delivery), idle %.1f KiB/client, peak %.1f MiB; postgres %.2f%s, tool %.2f, box %.2f cores",
 		r.Target, r.Clients, r.Rate, r.Mode, r.DeliveriesPerSec, r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs,
 		r.Lost, r.Gaps, r.Dups, r.ServerCPUCores, r.ServerCPUPerDelivUs, r.IdleKiBPerClient, r.RSSPeakMiB,
-		r.PostgresCPUCores, r.ToolCPUCores, r.MachineBusyCores) + browser
+		r.PostgresCPUCores, via, r.ToolCPUCores, r.MachineBusyCores) + browser
 }
 
 // ratios pairs the targets' medians per client count.
@@ -194,7 +200,7 @@ func sanitize(rep Report) Report {
 	for i := range rep.Results {
 		r := &rep.Results[i]
 		for _, f := range []*float64{&r.DeliveriesPerSec, &r.P50Ms, &r.P90Ms, &r.P99Ms, &r.MaxMs, &r.ServerCPUCores,
-			&r.ServerCPUPerDelivUs, &r.IdleKiBPerClient, &r.LoadedKiBPerClient, &r.PostgresCPUCores, &r.ToolCPUCores, &r.MachineBusyCores} {
+			&r.ServerCPUPerDelivUs, &r.IdleKiBPerClient, &r.LoadedKiBPerClient, &r.PostgresCPUCores, &r.ProxyCPUCores, &r.ToolCPUCores, &r.MachineBusyCores} {
 			fix(f)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tickerboard/tickerboard/store"
 )
 
@@ -77,12 +79,28 @@ func runTarget(ctx context.Context, cfg *config, name string, clients, repeat in
 	if err != nil {
 		return Result{}, err
 	}
+	if cfg.nginx {
+		u, err := url.Parse(tgt.baseURL())
+		if err != nil {
+			tgt.close()
+			return Result{}, err
+		}
+		px, err := startNginx(ctx, cfg.nginxBin, cfg.nginxConf, u.Host, clients, stderr)
+		if err != nil {
+			tgt.close()
+			return Result{}, err
+		}
+		tgt = &proxied{target: tgt, p: px}
+	}
 	defer tgt.close()
 	if err := tgt.prepare(ctx, p); err != nil {
 		return Result{}, err
 	}
 	res := Result{Target: name, Clients: clients, Mode: cfg.mode, Rate: cfg.rate, Batch: cfg.batch, Symbols: cfg.symbols,
 		Repeat: repeat, ServerPID: tgt.pid(), LoadAvg: loadAvg(), Started: stamp(time.Now())}
+	if cfg.nginx {
+		res.Proxy = "nginx"
+	}
 	if cfg.mode == "idle" {
 		res.Rate, res.Batch = 0, 0
 	}
@@ -96,6 +114,11 @@ func startTickerboard(ctx context.Context, cfg *config, m *Machine, stderr io.Wr
 	if cfg.server == "" {
 		if cfg.binary == "" {
 			return nil, errors.New("tickerboard: give -tickerboard PATH (go build -o /tmp/tickerboard ./cmd/tickerboard) or -server URL -pid PID")
+		}
+		if cfg.fresh {
+			if err := dropDatabase(ctx, cfg.databaseURL); err != nil {
+				return nil, err
+			}
 		}
 		proc, err := spawn(ctx, cfg.binary, []string{"-addr", "127.0.0.1:0", "-feeds", "none", "-log-level", "warn",
 			"-database-url", cfg.databaseURL, "-max-streams", strconv.Itoa(cfg.maxStream)}, nil, stderr)
@@ -358,3 +381,22 @@ func raiseFileLimit() {
 }
 
 func selfPID() int { return os.Getpid() }
+
+// dropDatabase drops the database named in dbURL, connecting to "postgres" to do it.
+func dropDatabase(ctx context.Context, dbURL string) error {
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		return fmt.Errorf("parse database url: %w", err)
+	}
+	name := cfg.Database
+	cfg.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect to drop database %q: %w", name, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %q: %w", name, err)
+	}
+	return nil
+}
