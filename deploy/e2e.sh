@@ -75,6 +75,13 @@ main() {
 	trap on_exit EXIT
 
 	step "prepare"
+	# One run at a time on a machine: runs share the engine, the caches and the port.
+	mkdir -p "$TB_ENGINE_RUN"
+	exec 9>"$TB_ENGINE_RUN/e2e.lock"
+	if ! flock -n 9; then
+		log "another deploy/e2e.sh is running; waiting up to 20 minutes for it"
+		flock -w 1200 9 || die "another deploy/e2e.sh still holds $TB_ENGINE_RUN/e2e.lock"
+	fi
 	port_free
 	timed "engine" engine_start
 	# The compose plugin (minutes to build the first time) and the checker compile

@@ -30,8 +30,10 @@ apt_install() {
 	done
 	((${#missing[@]})) || return 0
 	log "apt-get install ${missing[*]}"
+	local logf=${TB_ARTIFACTS:-/tmp}/apt-get.log
 	if [[ -z ${TB_APT_UPDATED:-} ]]; then
-		apt-get update -qq >&2 || die "apt-get update failed"
+		apt_locked apt-get update -qq >>"$logf" 2>&1 ||
+			{ tail -20 "$logf" >&2; die "apt-get update failed (log: $logf)"; }
 		TB_APT_UPDATED=1
 	fi
 	# Packages' scripts must not start services (docker.io would start a second
@@ -40,9 +42,25 @@ apt_install() {
 	if [[ ! -e $policy ]]; then
 		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && made_policy=1
 	fi
-	local logf=${TB_ARTIFACTS:-/tmp}/apt-get.log
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-		>>"$logf" 2>&1 || rc=$?
+	DEBIAN_FRONTEND=noninteractive apt_locked apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >>"$logf" 2>&1 || rc=$?
 	[[ -z $made_policy ]] || rm -f "$policy"
 	((rc == 0)) || { tail -20 "$logf" >&2; die "apt-get install ${missing[*]} failed (log: $logf)"; }
+}
+
+# apt_locked APT-GET-COMMAND... runs it, waiting up to 10 minutes while another apt or
+# dpkg (another test, unattended upgrades) holds the package locks. Its output goes
+# to stdout, for the caller to keep.
+apt_locked() {
+	local i out rc
+	for ((i = 0; i < 120; i++)); do
+		rc=0
+		out=$("$@" -o DPkg::Lock::Timeout=5 2>&1) || rc=$?
+		printf '%s\n' "$out"
+		((rc != 0)) || return 0
+		[[ $out == *"Could not get lock"* || $out == *"Unable to lock"* ]] || return "$rc"
+		((i % 12)) || log "waiting for another apt-get to finish"
+		sleep 5
+	done
+	return 1
 }
