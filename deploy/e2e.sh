@@ -18,8 +18,9 @@
 #
 # Usage: deploy/e2e.sh [--prepare] [--keep]
 #   --prepare  only get the engine, compose and the images ready
-#   --keep     leave the stack (and a private engine) running at the end; export
-#              DOCKER_HOST=unix:///run/tickerboard-docker/docker.sock to reach it
+#   --keep     leave a private engine running at the end, and after a failure the
+#              stack too; export DOCKER_HOST=unix:///run/tickerboard-docker/docker.sock
+#              to reach them
 # Logs of a failed run go to $TB_ARTIFACTS (artifacts/e2e in the repo).
 set -Eeuo pipefail
 
@@ -250,7 +251,7 @@ on_exit() {
 		fi
 		engine_stop
 	else
-		log "--keep: the stack and the engine are still up (DOCKER_HOST=${DOCKER_HOST:-default})"
+		log "--keep: the engine (and a failed run's stack) is still up (DOCKER_HOST=${DOCKER_HOST:-default})"
 	fi
 	log "total $(($(date +%s) - TB_START))s, exit $rc"
 }
