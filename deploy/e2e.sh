@@ -113,10 +113,16 @@ main() {
 		die "the app image does not run as the nonroot user"
 
 	step "2. psql insert reaches an SSE client through nginx"
-	local game
+	local game out
+	# The README's command word for word: it scores in the first live game of the
+	# feeds (run before the e2e's own game exists, which must keep its own score).
+	out=$(dc exec -T db "${PSQL[@]}" \
+		-c "INSERT INTO scores (game_id, team, points) VALUES ((SELECT min(id) FROM games WHERE status = 'live'), 'home', 3);" 2>&1) ||
+		die "the README's psql command failed: $out"
+	[[ $out == "INSERT 0 1" ]] || die "the README's psql command said ${out@Q}"
+	# Then the same command on a game of the e2e's own, timed from commit to client.
 	game=$(psql_at "INSERT INTO games (league, home_team, away_team, status) VALUES ('E2E', 'Home $$', 'Away $$', 'live') RETURNING id")
 	[[ $game =~ ^[0-9]+$ ]] || die "creating a game gave ${game@Q}"
-	# The README's command, with -T because this script has no terminal.
 	"$CHECK" latency -base "$BASE" -game "$game" -team home -points 3 -within 1s -- \
 		docker compose --project-directory "$TB_ROOT" -p "$TB_PROJECT" \
 		exec -T db "${PSQL[@]}" -c "INSERT INTO scores (game_id, team, points) VALUES ($game, 'home', 3);"
@@ -132,7 +138,7 @@ main() {
 	         GROUP BY client_addr ORDER BY 1" | sed 's/^/postgres connections from /' >&2
 	"$CHECK" resume -base "$BASE" -- docker compose --project-directory "$TB_ROOT" -p "$TB_PROJECT" \
 		exec -T db "${PSQL[@]}" -qAt -c
-	local out leader container holders t0 took new logs
+	local leader container holders t0 took new logs
 	out=$("$CHECK" leader -base "$BASE" -instances 3 -within 30s) || die "leader: $out"
 	log "leader: $out"
 	leader=${out%% *}
