@@ -254,6 +254,7 @@ on_exit() {
 	if [[ -z $keep ]]; then
 		if [[ -z $prepare_only ]] && docker info >/dev/null 2>&1; then
 			dc down -v --remove-orphans >/dev/null 2>&1 || true
+			engine_tidy
 		fi
 		engine_stop
 	else

@@ -46,6 +46,15 @@ engine_start() {
 	die "dockerd did not answer on $DOCKER_HOST within 60s (log: $logf)"
 }
 
+# engine_tidy bounds what runs leave in a private engine's data root: every code
+# change leaves a superseded app image and build cache behind, and vfs stores each
+# layer whole. Stand-ins are tagged and stay. An engine that is not ours is left alone.
+engine_tidy() {
+	[[ -n $TB_ENGINE_STARTED ]] || return 0
+	docker image prune -f >/dev/null 2>&1 || true
+	docker builder prune -f --keep-storage 2GB >/dev/null 2>&1 || true
+}
+
 # engine_stop ends the dockerd that engine_start started (and its containerd).
 engine_stop() {
 	[[ -n $TB_ENGINE_STARTED ]] || return 0
