@@ -142,7 +142,7 @@ main() {
 	out=$("$CHECK" leader -base "$BASE" -instances 3 -within 30s) || die "leader: $out"
 	log "leader: $out"
 	leader=${out%% *}
-	holders=$(psql_at "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = 7294615230472")
+	holders=$(leader_lock_holders)
 	[[ $holders == 1 ]] || die "$holders sessions hold the leader lock, want 1"
 	container=$(container_at "${leader%:*}") || die "no app container has address ${leader%:*}"
 	log "stopping the leader's container $container ($leader)"
@@ -157,7 +157,7 @@ main() {
 	# pipefail would count that as a failure.)
 	logs=$(docker logs "$(container_at "${new%:*}")" 2>&1)
 	grep -q 'msg="leading:' <<<"$logs" || die "the new leader's log does not say it leads"
-	holders=$(psql_at "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = 7294615230472")
+	holders=$(leader_lock_holders)
 	[[ $holders == 1 ]] || die "$holders sessions hold the leader lock after failover, want 1"
 	"$CHECK" stream -base "$BASE"
 
@@ -212,6 +212,13 @@ container_at() {
 		fi
 	done
 	return 1
+}
+
+# leader_lock_holders counts the sessions holding the leader election's advisory lock
+# (store.LeaderLockKey; a bigint key shows in pg_locks as classid/objid halves).
+leader_lock_holders() {
+	psql_at "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+	         AND ((classid::bigint << 32) | objid::bigint) = 7294615230472"
 }
 
 app_image() { docker inspect -f '{{.Image}}' "$(dc ps -q app | head -n1)"; }
