@@ -117,3 +117,16 @@ func TestOverlongQueryIsRefused(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 }
+
+func TestPageHasETagAndRevalidates(t *testing.T) {
+	e := newEnv(t, 64)
+	resp, _ := do(t, "GET", e.url+"/", nil)
+	tag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || tag == "" || resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("GET /: %d, ETag %q, Cache-Control %q", resp.StatusCode, tag, resp.Header.Get("Cache-Control"))
+	}
+	resp, _ = do(t, "GET", e.url+"/", map[string]string{"If-None-Match": tag})
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("revalidate /: %d, want 304", resp.StatusCode)
+	}
+}

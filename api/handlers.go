@@ -2,11 +2,15 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -132,10 +136,30 @@ func (s *server) handleReadyz() http.Handler {
 	})
 }
 
+// handleStatic serves the page. Embedded files carry no modification time, so each
+// gets an ETag from its content: browsers revalidate (no-cache) and get a 304.
 func (s *server) handleStatic() http.Handler {
 	files := http.FileServerFS(s.static)
+	etags := map[string]string{}
+	fs.WalkDir(s.static, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if b, err := fs.ReadFile(s.static, p); err == nil {
+			sum := sha256.Sum256(b)
+			etags["/"+p] = `"` + hex.EncodeToString(sum[:8]) + `"`
+		}
+		return nil
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
+		p := r.URL.Path
+		if strings.HasSuffix(p, "/") {
+			p += "index.html"
+		}
+		if tag, ok := etags[p]; ok {
+			w.Header().Set("ETag", tag) // http.FileServer answers If-None-Match with 304
+		}
 		files.ServeHTTP(w, r)
 	})
 }

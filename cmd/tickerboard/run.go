@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	srv.RegisterOnShutdown(hub.Close) // streams end with a last frame instead of hanging Shutdown
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "listening on http://%s\n", displayAddr(cfg.addr, ln.Addr()))
 	logger.Info("serving", "addr", ln.Addr().String(), "feeds", cfg.feeds)
 
 	g, ctx := errgroup.WithContext(ctx)
@@ -158,4 +158,15 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// displayAddr is the address to print: the configured host (0.0.0.0 stays 0.0.0.0,
+// not Go's [::]) with the port actually bound.
+func displayAddr(configured string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(configured)
+	_, port, err2 := net.SplitHostPort(bound.String())
+	if err != nil || err2 != nil || host == "" {
+		return bound.String()
+	}
+	return net.JoinHostPort(host, port)
 }
