@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -167,7 +168,11 @@ func (s *server) handleStatic() http.Handler {
 // handleEvents is the SSE stream; see stream.go.
 func (s *server) handleEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil { // r.URL.Query() would drop the bad pair and stream unfiltered
+			s.fail(w, r, &badParam{"query", "malformed query string: " + clip(err.Error())})
+			return
+		}
 		filter, err := ParseFilter(q)
 		if err != nil {
 			s.fail(w, r, err)

@@ -321,6 +321,7 @@ func TestBadRequestsNameTheParameter(t *testing.T) {
 		{"/events?topics=prices", "", "topics", 400},
 		{"/events?symbols=aapl", "", "symbols", 400},
 		{"/events?games=abc", "", "games", 400},
+		{"/events?topics=%zz", "", "query", 400},
 		{"/events", "garbage", "Last-Event-ID", 400},
 		{"/events?lastEventId=-5", "", "lastEventId", 400},
 		{"/api/quotes/bad%20sym/history", "", "symbol", 400},
