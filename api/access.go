@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -31,12 +32,20 @@ const TokenCookie = "tickerboard_token"
 // MaxQueryBytes bounds the query string of any request.
 const MaxQueryBytes = 4096
 
-// limitRequest refuses over-long query strings before any handler parses them.
+// limitRequest refuses over-long query strings before any handler parses them, and
+// malformed ones on the data endpoints, where r.URL.Query() would silently drop the bad
+// pair and turn a filter into no filter.
 func limitRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.URL.RawQuery) > MaxQueryBytes {
 			writeError(w, http.StatusRequestURITooLong, "query string longer than 4096 bytes")
 			return
+		}
+		if p := r.URL.Path; p == "/events" || strings.HasPrefix(p, "/api/") {
+			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+				writeError(w, http.StatusBadRequest, "query: malformed query string: "+clip(err.Error()))
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -561,7 +561,7 @@ type errorBody struct {
 }
 
 // The parameters a 400 may name.
-var paramNames = []string{"topics:", "symbols:", "games:", "Last-Event-ID:", "lastEventId:", "limit:", "symbol:", "id:"}
+var paramNames = []string{"query:", "topics:", "symbols:", "games:", "Last-Event-ID:", "lastEventId:", "limit:", "symbol:", "id:"}
 
 // Garbage from clients — bad, negative, huge and future ids, malformed query strings,
 // over-long headers, broken HTTP — never gets a 5xx: a bad parameter is a 400 naming
