@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // sseConn is a stream's connection once it has been taken over from net/http (see
@@ -77,17 +78,24 @@ func (c *sseConn) tryWrite(p []byte) (int, error) {
 	return n, errno
 }
 
+// writeOnce is the write(2) itself. The socket is non-blocking, so the call returns
+// at once: it is made as a raw system call, without telling the scheduler, which
+// would otherwise prepare to hand this thread's processor to another thread (and
+// keep its monitor polling every 20 µs) for each of thousands of short writes.
 func (c *sseConn) writeOnce(fd uintptr) bool {
+	if len(c.p) == 0 {
+		return true
+	}
 	for {
-		k, e := syscall.Write(int(fd), c.p)
+		k, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.p[0])), uintptr(len(c.p)))
 		switch {
 		case e == syscall.EINTR:
 			continue
 		case e == syscall.EAGAIN:
-		case e != nil:
+		case e != 0:
 			c.errno = e
 		default:
-			c.n = k
+			c.n = int(k)
 		}
 		return true // never wait for the socket to drain
 	}

@@ -166,6 +166,11 @@ func (st *stream) park() bool {
 		st.parkable = false // no non-blocking writes: keep this goroutine
 		return false
 	}
+	// The worker's writes never wait; a deadline left from this goroutine's blocking
+	// writes would fail them once it passed.
+	if err := st.conn.SetWriteDeadline(time.Time{}); err != nil {
+		return false
+	}
 	buf, frames := st.buf, st.frames
 	st.buf, st.frames = nil, nil // an idle parked stream holds no buffer
 	if st.srv.hub.fan.park(st) {
