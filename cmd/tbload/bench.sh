@@ -40,7 +40,7 @@ scenario() {
     ;;
   # The chart: latency and memory against the number of viewers, 20 changes/s.
   sweep)
-    load sweep -clients 100,1000,3000,10000 -rate 20 -duration 20s
+    load sweep -clients 100,1000,3000,10000 -rate 20 -duration 20s -repeat 2
     ;;
   # The second target: memory per idle viewer at 10,000.
   idle)
@@ -50,10 +50,11 @@ scenario() {
   feed)
     load feed-100x20000 -clients 100 -rate 20000 -mode batch -batch 200 -symbols 1000 -duration 20s
     load feed-100x20000-2writers -targets tickerboard -clients 100 -rate 20000 -mode batch -batch 200 -writers 2 -symbols 1000 -duration 20s
+    load feed-1x20000 -targets tickerboard -clients 1 -rate 20000 -mode batch -batch 200 -symbols 1000 -duration 20s
     ;;
   # The fourth: the page's own commit→paint lag in headless Chromium at 100 changes/s.
   browser)
-    load browser-100 -targets tickerboard -clients 10 -rate 100 -duration 60s -browser
+    load browser-100 -targets tickerboard -clients 10 -rate 100 -duration 60s -repeat 2 -browser
     ;;
   # Through nginx with the project's deploy/nginx.conf.
   nginx)
