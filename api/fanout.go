@@ -278,6 +278,7 @@ func (sh *shard) pass() {
 // reports whether st is still in the shard; if not, the slot holds another stream.
 func (sh *shard) pump(st *stream, window []*Frame, start uint64, now time.Time) bool {
 	if st.seq < start {
+		st.slow = true
 		sh.leave(st, nil) // out of the ring: the drain catches up from the database
 		return false
 	}
@@ -318,6 +319,7 @@ func (sh *shard) pump(st *stream, window []*Frame, start uint64, now time.Time) 
 		st.lastWrite = now
 	}
 	if n < len(body) {
+		st.slow = true // its socket is full: the drain may conflate what follows
 		st.pending = append(st.pending[:0], body[n:]...)
 		sh.leave(st, nil)
 		return false
@@ -359,19 +361,16 @@ func (sh *shard) body(st *stream, fs []*Frame) (body []byte, sent []*Frame, used
 			size += len(f.Bytes)
 		}
 	}
-	conflated := false
-	if len(matched) > st.srv.stream.ConflateAt {
-		matched = st.srv.conflate(matched)
-		conflated = true
-	}
+	// No conflation here: a parked stream's socket took its last batch, so it keeps up
+	// and gets every event; one that falls behind leaves to drain, where it may be.
 	sh.matched = matched
 	if len(matched) == 0 {
-		if shareable && !conflated {
+		if shareable {
 			sh.cache[key] = shared{used: used}
 		}
 		return nil, nil, used
 	}
-	if shareable && !conflated {
+	if shareable {
 		begin := len(sh.arena)
 		sh.arena = appendFrames(sh.arena, matched)
 		c := shared{body: sh.arena[begin:len(sh.arena):len(sh.arena)], frames: append([]*Frame(nil), matched...), used: used}

@@ -13,7 +13,7 @@ type StreamConfig struct {
 	Heartbeat    time.Duration // comment sent this often so proxies keep the stream open
 	WriteTimeout time.Duration // a client whose socket accepts nothing this long is dropped
 	Retry        time.Duration // reconnect delay hinted to browsers
-	ConflateAt   int           // a client this many frames behind gets only the latest per key
+	ConflateAt   int           // a slow client this many frames behind gets only the latest per key
 	MaxCatchUp   int64         // a resume further behind than this gets a fresh snapshot
 	Batch        int           // events per catch-up query and per ring read
 }
@@ -62,6 +62,13 @@ type stream struct {
 	slot    int
 	parked  bool
 	pending []byte // what a non-blocking write could not send, framed for the wire
+
+	// slow is set when the client's socket would not take a batch at once (or, for a
+	// stream that never parks, when it fell behind after having been current). Only a
+	// slow stream is conflated: a resume, or a burst to a client that keeps up, gets
+	// exactly every event.
+	slow    bool
+	current bool // has been caught up with the ring at least once
 
 	ended bool
 }
@@ -129,6 +136,7 @@ func (st *stream) follow() error {
 			}
 			continue
 		case len(frames) == 0:
+			st.current = true
 			if st.park() {
 				return errParked
 			}
@@ -173,6 +181,7 @@ func (st *stream) park() bool {
 	}
 	buf, frames := st.buf, st.frames
 	st.buf, st.frames = nil, nil // an idle parked stream holds no buffer
+	st.slow = false              // it has caught up
 	if st.srv.hub.fan.park(st) {
 		return true
 	}
@@ -269,8 +278,9 @@ func (st *stream) finish(err error) {
 	}
 }
 
-// send writes the frames the client wants. When the client has fallen far behind, only
-// the newest frame of each quote and game is sent (plays and resets are never skipped).
+// send writes the frames the client wants. When a slow client has fallen far behind,
+// only the newest frame of each quote and game is sent (plays and resets are never
+// skipped).
 func (st *stream) send(ctx context.Context, frames []*Frame) error {
 	if len(frames) == 0 {
 		return nil
@@ -282,7 +292,7 @@ func (st *stream) send(ctx context.Context, frames []*Frame) error {
 			matched = append(matched, f)
 		}
 	}
-	if len(matched) > st.srv.stream.ConflateAt {
+	if (st.slow || !st.parkable && st.current) && len(matched) > st.srv.stream.ConflateAt {
 		matched = st.srv.conflate(matched)
 	}
 	now := time.Now()

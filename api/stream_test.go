@@ -402,3 +402,35 @@ func TestJSONAPI(t *testing.T) {
 		t.Fatalf("CSP %q", csp)
 	}
 }
+
+// Conflation is for slow clients only: a viewer that keeps up gets every event of a
+// burst, and a resume gets every missed event, however many (beyond ConflateAt).
+func TestNoConflationForClientsThatKeepUp(t *testing.T) {
+	e := newEnv(t, 4096)
+	testdb.Exec(t, e.db, `INSERT INTO quotes (symbol, price) SELECT 'S' || i, 100 FROM generate_series(1, 50) i`)
+	live := e.connect(t, "", "")
+	live.expect("snapshot")
+	testdb.Exec(t, e.db, `UPDATE quotes SET price = price + 1`) // 50 events to resume from
+	first := live.expect("price")
+	for i := 1; i < 50; i++ {
+		live.expect("price")
+	}
+	for i := 0; i < 20; i++ { // 1,000 events in bursts of 50, far over ConflateAt (256)
+		testdb.Exec(t, e.db, `UPDATE quotes SET price = price + 1`)
+	}
+	want := e.logIDs(t, id(t, first))
+	if len(want) != 1049 {
+		t.Fatalf("log has %d events after %s, want 1049", len(want), first.ID)
+	}
+	resumed := e.connect(t, "", first.ID)
+	for _, c := range []struct {
+		*client
+		want []int64
+	}{{live, want[49:]}, {resumed, want}} {
+		for i, w := range c.want {
+			if ev := c.expect("price"); id(t, ev) != w {
+				t.Fatalf("event %d: id %s, want %d (conflated or lost)", i, ev.ID, w)
+			}
+		}
+	}
+}
