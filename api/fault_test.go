@@ -10,14 +10,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +24,7 @@ import (
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/tcpproxy"
 	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/internal/testserver"
 	"github.com/tickerboard/tickerboard/store"
 )
 
@@ -58,35 +57,14 @@ func newFaultEnv(t *testing.T, ring int, cfg api.StreamConfig) *faultEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { proxy.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	listenStore, err := store.Open(ctx, viaProxy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(listenStore.Close)
-	pos, err := st.Position(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := testLogger(t)
-	hub := api.NewHub(pos.Head, ring)
-	n := store.NewNotifier(listenStore, pos.Head, hub.Publish, logger)
-	n.MaxBackoff = 200 * time.Millisecond
-	done := make(chan struct{})
-	go func() { defer close(done); n.Run(ctx) }()
-	srv := httptest.NewServer(api.NewServer(api.Deps{
-		Board: st, Hub: hub, Logger: logger,
-		Static:    fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>t</title>")}},
-		Listening: func() bool { c, _ := n.State(); return c },
-		Gauges:    api.Gauges{EventsRead: n.Fetched, Reconnects: n.Reconnects},
-		Stream:    cfg,
-	}))
-	t.Cleanup(func() {
-		cancel() // the notifier first: see TestFaultPublishAfterClose
-		<-done
-		hub.Close()
-		srv.Close()
+	srv := testserver.Start(t, st, dbURL, testserver.Options{
+		Ring:      ring,
+		ListenURL: viaProxy,
+		Logger:    testLogger(t),
+		Notifier:  func(n *store.Notifier) { n.MaxBackoff = 200 * time.Millisecond },
+		Deps:      func(d *api.Deps) { d.Stream = cfg },
 	})
+	n, hub := srv.Notifier, srv.Hub
 	e := &faultEnv{st: st, db: dbURL, url: srv.URL, notifier: n, hub: hub, proxy: proxy}
 	e.awaitListening(t, true)
 	return e

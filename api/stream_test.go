@@ -4,18 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/tickerboard/tickerboard/api"
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/internal/testserver"
 	"github.com/tickerboard/tickerboard/store"
 )
 
@@ -37,40 +35,8 @@ func newEnv(t *testing.T, ringSize int) *env {
 func newEnvWith(t *testing.T, ringSize int, adjust func(*api.Deps)) *env {
 	t.Helper()
 	st, dbURL := testdb.Open(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	pos, err := st.Position(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := api.NewHub(pos.Head, ringSize)
-	n := store.NewNotifier(st, pos.Head, hub.Publish, logger)
-	done := make(chan struct{})
-	go func() { defer close(done); n.Run(ctx) }()
-	deps := api.Deps{
-		Board: st, Hub: hub, Logger: logger,
-		Static:    fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>t</title>")}},
-		Listening: func() bool { c, _ := n.State(); return c },
-	}
-	if adjust != nil {
-		adjust(&deps)
-	}
-	h := api.NewServer(deps)
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		hub.Close()
-		srv.Close()
-		cancel()
-		<-done
-	})
-	for {
-		connected, changed := n.State()
-		if connected {
-			break
-		}
-		<-changed
-	}
-	return &env{st: st, db: dbURL, url: srv.URL, notifier: n, hub: hub}
+	srv := testserver.Start(t, st, dbURL, testserver.Options{Ring: ringSize, Deps: adjust})
+	return &env{st: st, db: dbURL, url: srv.URL, notifier: srv.Notifier, hub: srv.Hub}
 }
 
 // client is a streaming SSE connection read as a browser would.

@@ -3,20 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
-	"testing/fstest"
 
-	"github.com/tickerboard/tickerboard/api"
 	"github.com/tickerboard/tickerboard/internal/testdb"
-	"github.com/tickerboard/tickerboard/store"
+	"github.com/tickerboard/tickerboard/internal/testserver"
 )
 
 // TestMain lets the test binary be the baseline server's child process too, as the
@@ -40,35 +35,7 @@ func TestMain(m *testing.M) {
 func serveTickerboard(t *testing.T) (url, dbURL string) {
 	t.Helper()
 	st, dbURL := testdb.Open(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	pos, err := st.Position(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := api.NewHub(pos.Head, 4096)
-	n := store.NewNotifier(st, pos.Head, hub.Publish, logger)
-	done := make(chan struct{})
-	go func() { defer close(done); n.Run(ctx) }()
-	srv := httptest.NewServer(api.NewServer(api.Deps{
-		Board: st, Hub: hub, Logger: logger,
-		Static:    fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}},
-		Listening: func() bool { c, _ := n.State(); return c },
-	}))
-	t.Cleanup(func() {
-		hub.Close()
-		srv.Close()
-		cancel()
-		<-done
-	})
-	for {
-		connected, changed := n.State()
-		if connected {
-			break
-		}
-		<-changed
-	}
-	return srv.URL, dbURL
+	return testserver.Start(t, st, dbURL, testserver.Options{Ring: 4096}).URL, dbURL
 }
 
 // A tiny run of the real tool against Tickerboard (single-row and batched commits) and
