@@ -121,23 +121,7 @@ func (e *faultEnv) head(t *testing.T) int64 {
 // metric reads one unlabelled sample from /metrics.
 func (e *faultEnv) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(e.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric %s = %q", name, v)
-			}
-			return f
-		}
-	}
-	t.Fatalf("/metrics has no %s", name)
-	return 0
+	return testserver.Metric(t, e.url, name)
 }
 
 // viewer reads one SSE stream in the background, as a browser would, and keeps every

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -18,28 +17,13 @@ import (
 
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/internal/testserver"
 )
 
 // metric scrapes /metrics and returns the value of one unlabelled series.
 func metric(t *testing.T, base, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s = %q", name, v)
-			}
-			return f
-		}
-	}
-	t.Fatalf("%s/metrics has no %s", base, name)
-	return 0
+	return testserver.Metric(t, base, name)
 }
 
 // waitMetric polls /metrics until name has value want.

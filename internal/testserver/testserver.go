@@ -4,10 +4,14 @@
 package testserver
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -87,4 +91,27 @@ func Start(t testing.TB, st *store.Store, dbURL string, o Options) *Server {
 		<-changed
 	}
 	return &Server{URL: srv.URL, Notifier: n, Hub: hub}
+}
+
+// Metric scrapes base/metrics and returns one unlabelled sample, failing the test if
+// the series is missing.
+func Metric(t testing.TB, base, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s = %q", name, v)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s/metrics has no %s", base, name)
+	return 0
 }
