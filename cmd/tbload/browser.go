@@ -3,9 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/tickerboard/tickerboard/internal/chromium"
 	"math"
-	"os"
-	"os/exec"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -35,22 +34,6 @@ type BrowserResult struct {
 	PageCount int     `json:"events_shown"` // window.tickerboard.stats.events at the end
 }
 
-func chromiumPath() (string, error) {
-	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium"} {
-		if p != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-		}
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("chromium not found (set CHROMIUM)")
-}
-
 // browserPage is one headless Chromium with the board open.
 type browserPage struct {
 	ctx    context.Context
@@ -59,21 +42,11 @@ type browserPage struct {
 }
 
 func openBrowser(ctx context.Context, url, profile string) (*browserPage, error) {
-	path, err := chromiumPath()
+	path, err := chromium.Path()
 	if err != nil {
 		return nil, err
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(profile),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1400, 900),
-	)
+	opts := chromium.Options(path, profile)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
 	p := &browserPage{ctx: tabCtx, binary: path, stop: func() { cancelTab(); cancelAlloc() }}

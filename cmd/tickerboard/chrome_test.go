@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tickerboard/tickerboard/internal/chromium"
 	"github.com/tickerboard/tickerboard/internal/testdb"
 )
 
@@ -34,40 +34,18 @@ const waitTimeout = 20 * time.Second
 // a chromium or chrome on PATH. Without one the test is skipped, or fails under CI.
 func chromiumPath(t testing.TB) string {
 	t.Helper()
-	candidates := []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium"}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			candidates = append(candidates, p)
-		}
+	p, err := chromium.Path()
+	if err != nil {
+		testdb.Require(t, "%v", err)
 	}
-	for _, p := range candidates {
-		if p == "" {
-			continue
-		}
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	testdb.Require(t, "chromium not found (set CHROMIUM or install Debian's chromium)")
-	return ""
+	return p
 }
 
 // newBrowser starts a headless Chromium with a fresh profile, closed when t ends.
 // Each test gets its own, so no SharedWorker or localStorage leaks between tests.
 func newBrowser(t testing.TB) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.WindowSize(1400, 900),
-	)
+	opts := chromium.Options(chromiumPath(t), t.TempDir())
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	// The first Do starts the browser and binds it to ctx, which has no deadline.
