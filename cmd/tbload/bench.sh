@@ -71,4 +71,5 @@ if [ $# -eq 0 ]; then
   set -- fanout capacity sweep idle feed browser nginx
 fi
 for s in "$@"; do scenario "$s"; done
+"$bin/tbload" table "$out"/*.json >benchmarks/results/tables.md
 "$bin/tbload" chart -o benchmarks/latency.svg -title "Tickerboard vs a minimal net/http broadcaster, 20 changes/s" "$out/sweep.json"

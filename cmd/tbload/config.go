@@ -59,6 +59,7 @@ commit→receive latency, losses, and the servers' CPU and memory per client.
 
 usage: tbload [flags]              run the load (see BENCHMARKS.md)
        tbload chart -o out.svg results.json...
+       tbload table results.json...   Markdown tables, medians over repeats
        tbload baseline-server [-addr A] [-symbols N]
 
 `)

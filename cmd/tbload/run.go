@@ -32,6 +32,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runBaselineServer(ctx, args[1:], stdout, stderr)
 		case "chart":
 			return runChart(args[1:], stdout, stderr)
+		case "table":
+			return runTable(args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseConfig(args, getenv, stderr)
