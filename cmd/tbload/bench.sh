@@ -72,4 +72,6 @@ if [ $# -eq 0 ]; then
 fi
 for s in "$@"; do scenario "$s"; done
 "$bin/tbload" table "$out"/*.json >benchmarks/results/tables.md
-"$bin/tbload" chart -o benchmarks/latency.svg -title "Tickerboard vs a minimal net/http broadcaster, 20 changes/s" "$out/sweep.json"
+if [ -f "$out/sweep.json" ]; then
+  "$bin/tbload" chart -o benchmarks/latency.svg -title "Tickerboard vs a minimal net/http broadcaster, 20 changes/s" "$out/sweep.json"
+fi
