@@ -121,8 +121,10 @@ func (st *stream) follow() error {
 		st.frames = frames
 		switch {
 		case closed:
+			// A last comment, but shutdown waits for no client: one that cannot take it
+			// within shutdownWrite is cut off (it reconnects all the same).
 			st.buf = appendComment(st.buf, "server shutting down; reconnect")
-			return st.flush()
+			return st.flushWithin(min(shutdownWrite, st.srv.stream.WriteTimeout))
 		case overrun:
 			// Fell out of the ring: fetch what was missed from the log instead.
 			st.srv.metrics.overruns.Inc()
@@ -404,16 +406,22 @@ func (st *stream) snapshot(ctx context.Context, reason string) error {
 }
 
 // flush writes what is buffered, giving the client WriteTimeout to take it.
-func (st *stream) flush() error {
+func (st *stream) flush() error { return st.flushWithin(st.srv.stream.WriteTimeout) }
+
+// shutdownWrite bounds how long a stream's last comment may take when the server stops.
+const shutdownWrite = time.Second
+
+// flushWithin is flush with a given write timeout.
+func (st *stream) flushWithin(timeout time.Duration) error {
 	if len(st.buf) == 0 {
 		return nil
 	}
 	now := time.Now()
 	var err error
 	if st.conn != nil {
-		err = st.conn.write(st.buf, st.srv.stream.WriteTimeout)
+		err = st.conn.write(st.buf, timeout)
 	} else {
-		st.rc.SetWriteDeadline(now.Add(st.srv.stream.WriteTimeout))
+		st.rc.SetWriteDeadline(now.Add(timeout))
 		_, err = st.w.Write(st.buf)
 		if err == nil {
 			err = st.rc.Flush()
