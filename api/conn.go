@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // sseConn is a stream's connection once it has been taken over from net/http (see
@@ -27,12 +26,9 @@ type sseConn struct {
 }
 
 func newSSEConn(nc net.Conn, chunked bool) *sseConn {
-	c := &sseConn{Conn: nc, chunked: chunked}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-			c.write1 = c.writeOnce
-		}
+	c := &sseConn{Conn: nc, chunked: chunked, raw: rawConn(nc)}
+	if c.raw != nil {
+		c.write1 = c.writeOnce
 	}
 	return c
 }
@@ -76,29 +72,6 @@ func (c *sseConn) tryWrite(p []byte) (int, error) {
 		return n, err
 	}
 	return n, errno
-}
-
-// writeOnce is the write(2) itself. The socket is non-blocking, so the call returns
-// at once: it is made as a raw system call, without telling the scheduler, which
-// would otherwise prepare to hand this thread's processor to another thread (and
-// keep its monitor polling every 20 µs) for each of thousands of short writes.
-func (c *sseConn) writeOnce(fd uintptr) bool {
-	if len(c.p) == 0 {
-		return true
-	}
-	for {
-		k, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.p[0])), uintptr(len(c.p)))
-		switch {
-		case e == syscall.EINTR:
-			continue
-		case e == syscall.EAGAIN:
-		case e != 0:
-			c.errno = e
-		default:
-			c.n = int(k)
-		}
-		return true // never wait for the socket to drain
-	}
 }
 
 // write sends body (raw SSE bytes), as one chunk if chunked. The client is given
