@@ -31,8 +31,8 @@ scenario() {
   case $1 in
   # The first target: 1,000 viewers × 100 changes/s and 5,000 × 20, one UPDATE per transaction.
   fanout)
-    load fanout-1000x100 -clients 1000 -rate 100 -duration 30s -repeat 3
-    load fanout-5000x20 -clients 5000 -rate 20 -duration 30s -repeat 3
+    load fanout-1000x100 -clients 1000 -rate 100 -writers 4 -duration 30s -repeat 3
+    load fanout-5000x20 -clients 5000 -rate 20 -writers 4 -duration 30s -repeat 3
     ;;
   # Capacity: far more than either keeps up with, in transactions of 10 changes.
   capacity)
@@ -40,7 +40,7 @@ scenario() {
     ;;
   # The chart: latency and memory against the number of viewers, 20 changes/s.
   sweep)
-    load sweep -clients 100,1000,3000,10000 -rate 20 -duration 20s -repeat 2
+    load sweep -clients 100,1000,3000,10000 -rate 20 -writers 4 -duration 20s -repeat 2
     ;;
   # The second target: memory per idle viewer at 10,000.
   idle)
@@ -54,11 +54,11 @@ scenario() {
     ;;
   # The fourth: the page's own commit→paint lag in headless Chromium at 100 changes/s.
   browser)
-    load browser-100 -targets tickerboard -clients 10 -rate 100 -duration 60s -repeat 2 -browser
+    load browser-100 -targets tickerboard -clients 10 -rate 100 -writers 2 -duration 60s -repeat 2 -browser
     ;;
   # Through nginx with the project's deploy/nginx.conf.
   nginx)
-    load nginx-1000x100 -clients 1000 -rate 100 -duration 30s -nginx -nginx-conf deploy/nginx.conf
+    load nginx-1000x100 -clients 1000 -rate 100 -writers 4 -duration 30s -nginx -nginx-conf deploy/nginx.conf
     ;;
   *)
     echo "unknown scenario $1" >&2

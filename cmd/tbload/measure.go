@@ -103,6 +103,7 @@ wait:
 	}
 	res.Published = out.n
 	res.PublishSeconds = time.Since(start).Seconds()
+	res.CommitRate = float64(out.n) / res.PublishSeconds
 	if out.err != nil {
 		l.progressDone()
 		return fmt.Errorf("publish: %w", out.err)

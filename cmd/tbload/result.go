@@ -25,6 +25,9 @@ type Result struct {
 	ConnectSeconds float64 `json:"connect_seconds"`
 	Published      int64   `json:"published"`
 	PublishSeconds float64 `json:"publish_seconds"`
+	// CommitRate is the changes committed per second achieved: below Rate, the
+	// publisher (for Tickerboard, Postgres) could not keep up with the offered load.
+	CommitRate float64 `json:"commit_rate"`
 	// Delivered counts every change every client received; DeliveriesPerSec is that over
 	// the time from the first commit to the last delivery.
 	Delivered        int64   `json:"delivered"`
@@ -103,6 +106,9 @@ func (r *Result) line() string {
 	via := ""
 	if r.Proxy != "" {
 		via = fmt.Sprintf(", %s %.2f", r.Proxy, r.ProxyCPUCores)
+	}
+	if r.CommitRate < 0.97*r.Rate {
+		via += fmt.Sprintf("; only %.0f changes/s committed", r.CommitRate)
 	}
 	return fmt.Sprintf("%-11s %6d clients × %g ev/s (%s): %.0f deliveries/s, p50 %.1f p90 %.1f p99 %.1f max %.1f ms; "+
 		"lost %d gaps %d dups %d; server %.2f cores (%.1f µs/delivery), idle %.1f KiB/client, peak %.1f MiB; postgres %.2f%s, tool %.2f, box %.2f cores",
@@ -200,7 +206,7 @@ func sanitize(rep Report) Report {
 	for i := range rep.Results {
 		r := &rep.Results[i]
 		for _, f := range []*float64{&r.DeliveriesPerSec, &r.P50Ms, &r.P90Ms, &r.P99Ms, &r.MaxMs, &r.ServerCPUCores,
-			&r.ServerCPUPerDelivUs, &r.IdleKiBPerClient, &r.LoadedKiBPerClient, &r.PostgresCPUCores, &r.ProxyCPUCores, &r.ToolCPUCores, &r.MachineBusyCores} {
+			&r.ServerCPUPerDelivUs, &r.CommitRate, &r.IdleKiBPerClient, &r.LoadedKiBPerClient, &r.PostgresCPUCores, &r.ProxyCPUCores, &r.ToolCPUCores, &r.MachineBusyCores} {
 			fix(f)
 		}
 	}

@@ -97,6 +97,9 @@ func tableRow(name string, rs []Result) string {
 			load += fmt.Sprintf(" of %d", r.Batch)
 		}
 		load += ")"
+		if rate := med(rs, func(x Result) float64 { return x.CommitRate }); rate < 0.97*r.Rate {
+			load += fmt.Sprintf(", %.0f/s committed", rate)
+		}
 		if r.Proxy != "" {
 			load += " via " + r.Proxy
 		}
