@@ -36,7 +36,7 @@ scenario() {
     ;;
   # Capacity: far more than either keeps up with, in transactions of 10 changes.
   capacity)
-    load capacity-1000x1000 -clients 1000 -rate 1000 -mode batch -batch 10 -duration 20s -repeat 2
+    load capacity-1000x1000 -clients 1000 -rate 1000 -mode batch -batch 10 -writers 4 -duration 20s -repeat 2
     ;;
   # The chart: latency and memory against the number of viewers, 20 changes/s.
   sweep)

@@ -89,7 +89,7 @@ func chartSVG(results []Result, mode, title string) (string, error) {
 		return "", fmt.Errorf("no %s runs with latencies or memory to draw", mode)
 	}
 	var b strings.Builder
-	const w, h = 960, 420
+	const w, h = 960, 440
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
 	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="16" text-anchor="middle">%s</text>`+"\n", w/2, html.EscapeString(title))

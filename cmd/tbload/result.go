@@ -108,7 +108,7 @@ func (r *Result) line() string {
 		via = fmt.Sprintf(", %s %.2f", r.Proxy, r.ProxyCPUCores)
 	}
 	if r.CommitRate < 0.97*r.Rate {
-		via += fmt.Sprintf("; only %.0f changes/s committed", r.CommitRate)
+		via += fmt.Sprintf("; only %.0f changes/s published", r.CommitRate)
 	}
 	return fmt.Sprintf("%-11s %6d clients × %g ev/s (%s): %.0f deliveries/s, p50 %.1f p90 %.1f p99 %.1f max %.1f ms; "+
 		"lost %d gaps %d dups %d; server %.2f cores (%.1f µs/delivery), idle %.1f KiB/client, peak %.1f MiB; postgres %.2f%s, tool %.2f, box %.2f cores",

@@ -38,6 +38,10 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 			}
 			if tb, base := g.by["tickerboard"], g.by["baseline"]; len(tb) > 0 && len(base) > 0 {
 				q := ratioOf(tb, base)
+				if g.mode == "idle" {
+					fmt.Fprintf(stdout, "| | | **ratio** | | | | | | | | | **×%.2f** | |\n", q.Memory)
+					continue
+				}
 				fmt.Fprintf(stdout, "| | | **ratio** | | **×%.2f** | | **×%.2f** | | | ×%.2f | | **×%.2f** | |\n",
 					q.Throughput, q.P99, q.CPU, q.Memory)
 			}
@@ -97,8 +101,8 @@ func tableRow(name string, rs []Result) string {
 			load += fmt.Sprintf(" of %d", r.Batch)
 		}
 		load += ")"
-		if rate := med(rs, func(x Result) float64 { return x.CommitRate }); rate < 0.97*r.Rate {
-			load += fmt.Sprintf(", %.0f/s committed", rate)
+		if rate := med(rs, commitRate); rate < 0.97*r.Rate {
+			load += fmt.Sprintf(", only %.0f/s published", rate)
 		}
 		if r.Proxy != "" {
 			load += " via " + r.Proxy
@@ -139,4 +143,12 @@ func ratioOf(tb, base []Result) tableRatio {
 		CPU:        div(func(x Result) float64 { return x.ServerCPUPerDelivUs }),
 		Memory:     div(func(x Result) float64 { return x.IdleKiBPerClient }),
 	}
+}
+
+// commitRate is what the run achieved (older reports lack the field).
+func commitRate(r Result) float64 {
+	if r.CommitRate == 0 && r.PublishSeconds > 0 {
+		return float64(r.Published) / r.PublishSeconds
+	}
+	return r.CommitRate
 }
