@@ -18,7 +18,7 @@ func (l *load) publish(ctx context.Context, before procSample) error {
 	px, _ := l.tgt.(*proxied)
 	var pxBefore time.Duration
 	if px != nil {
-		pxBefore = px.p.cpu()
+		pxBefore = nginxCPU(px.p)
 	}
 	toolBefore, _ := procCPU(selfPID())
 	busyBefore, totalBefore := machineCPU()
@@ -137,7 +137,7 @@ wait:
 	peak = max(peak, srvAfter.rss)
 	pgAfter := postgresCPU()
 	if px != nil {
-		res.ProxyCPUCores = (px.p.cpu() - pxBefore).Seconds() / end.Sub(start).Seconds()
+		res.ProxyCPUCores = (nginxCPU(px.p) - pxBefore).Seconds() / end.Sub(start).Seconds()
 	}
 	toolAfter, _ := procCPU(selfPID())
 	busyAfter, totalAfter := machineCPU()

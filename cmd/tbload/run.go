@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tickerboard/tickerboard/internal/nginx"
 	"github.com/tickerboard/tickerboard/store"
 )
 
@@ -85,7 +86,7 @@ func runTarget(ctx context.Context, cfg *config, name string, clients, repeat in
 			tgt.close()
 			return Result{}, err
 		}
-		px, err := startNginx(ctx, cfg.nginxBin, cfg.nginxConf, u.Host, clients, stderr)
+		px, err := nginx.Start(ctx, cfg.nginxBin, cfg.nginxConf, []string{u.Host}, clients, stderr)
 		if err != nil {
 			tgt.close()
 			return Result{}, err

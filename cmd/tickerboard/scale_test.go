@@ -3,18 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tickerboard/tickerboard/internal/nginx"
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/testdb"
 	"github.com/tickerboard/tickerboard/internal/testserver"
@@ -177,83 +173,14 @@ func TestNginxInFrontOfTwoInstances(t *testing.T) {
 	t.Logf("one event through nginx %v after commit", time.Since(committed).Round(time.Microsecond))
 }
 
-var listen80 = regexp.MustCompile(`(?m)^(\s*)listen 80;`)
-
-// startNginx runs nginx in the foreground on a free port with deploy/nginx.conf,
-// its upstream pointed at the given instances, and stops it when the test ends.
-func startNginx(t *testing.T, nginx string, upstreams ...string) string {
+// startNginx runs nginx with deploy/nginx.conf in front of upstreams until the test
+// ends, and returns its base URL.
+func startNginx(t *testing.T, bin string, upstreams ...string) string {
 	t.Helper()
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	conf, err := os.ReadFile("../../deploy/nginx.conf")
+	p, err := nginx.Start(context.Background(), bin, "../../deploy/nginx.conf", upstreams, 256, testWriter{t})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	site := listen80.ReplaceAllString(string(conf), "${1}listen "+addr+";")
-	if site == string(conf) {
-		t.Fatal("deploy/nginx.conf has no `listen 80;` line to replace")
-	}
-	var servers strings.Builder
-	for _, u := range upstreams {
-		fmt.Fprintf(&servers, "server %s;\n", u)
-	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;"
-	}
-	main := fmt.Sprintf(`%s
-daemon off;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path %[2]s/body;
-    proxy_temp_path %[2]s/proxy;
-    fastcgi_temp_path %[2]s/fastcgi;
-    uwsgi_temp_path %[2]s/uwsgi;
-    scgi_temp_path %[2]s/scgi;
-    upstream tickerboard_test { %[3]s }
-    map $host $tickerboard_upstream { default tickerboard_test; }
-    include %[2]s/site.conf;
-}
-`, user, dir, servers.String())
-	os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o644)
-	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(main), 0o644)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.Stdout, cmd.Stderr = io.Discard, testWriter{t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if log, _ := os.ReadFile(filepath.Join(dir, "error.log")); len(log) > 0 {
-			t.Logf("nginx error.log:\n%s", log)
-		}
-	})
-	base := "http://" + addr
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not come up on %s: %v\n%s", addr, err, log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	t.Cleanup(p.Stop)
+	return p.URL
 }
