@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -16,19 +17,24 @@ const LeaderLockKey = 7294615230472
 
 // Leader elects one instance of many with a session-level Postgres advisory lock held
 // on a dedicated connection. The lock dies with its session, so when the leading
-// instance dies or loses the database, another takes over within Retry.
+// instance dies or loses the database, another takes over within Retry. The leader
+// learns its session is gone as soon as the socket says so (it waits in a read), and
+// stops leading before it stops its work.
 type Leader struct {
 	store  *Store
 	logger *slog.Logger
 	// Retry is how often a follower tries to take the lock, and how often the leader
 	// checks that its session is alive.
-	Retry   time.Duration
-	leading atomic.Bool
+	Retry time.Duration
+	// WarnForeignAfter is how long a session that is not a Tickerboard instance may
+	// hold the leader lock before a follower warns that no instance runs the feeds.
+	WarnForeignAfter time.Duration
+	leading          atomic.Bool
 }
 
 // NewLeader returns a Leader; call Run to take part in the election.
 func NewLeader(s *Store, logger *slog.Logger) *Leader {
-	return &Leader{store: s, logger: logger, Retry: time.Second}
+	return &Leader{store: s, logger: logger, Retry: time.Second, WarnForeignAfter: 10 * time.Second}
 }
 
 // Leading reports whether this instance holds the lock now.
@@ -50,10 +56,15 @@ func (l *Leader) Run(ctx context.Context, lead func(context.Context) error) erro
 	}
 }
 
+// LeaderApplicationName marks the Leader's lock session in pg_stat_activity.
+const LeaderApplicationName = "tickerboard-leader"
+
 // term connects, tries the lock, and if it gets it leads until the session or lead ends.
 func (l *Leader) term(ctx context.Context, lead func(context.Context) error) error {
+	cfg := l.store.ConnConfig()
+	cfg.RuntimeParams["application_name"] = LeaderApplicationName
 	connectCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	conn, err := pgx.ConnectConfig(connectCtx, l.store.ConnConfig())
+	conn, err := pgx.ConnectConfig(connectCtx, cfg)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -63,6 +74,7 @@ func (l *Leader) term(ctx context.Context, lead func(context.Context) error) err
 		defer cancel()
 		conn.Close(closeCtx) // ends the session, which releases the lock
 	}()
+	var warned int32 // the foreign holder last warned about
 	for {
 		var got bool
 		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", LeaderLockKey).Scan(&got); err != nil {
@@ -71,40 +83,78 @@ func (l *Leader) term(ctx context.Context, lead func(context.Context) error) err
 		if got {
 			break
 		}
+		warned = l.checkHolder(ctx, warned)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(l.Retry):
 		}
 	}
+	// The session waits in a read, so its end (pg_terminate_backend, a lost
+	// connection) ends the term at once rather than at the next ping. Nobody notifies
+	// this channel; it only gives the session something to wait on.
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{fmt.Sprintf("tickerboard_leader_%d", conn.PgConn().PID())}.Sanitize()); err != nil {
+		return fmt.Errorf("listen on the leader session: %w", err)
+	}
 
 	l.leading.Store(true)
 	defer l.leading.Store(false)
 	l.logger.Info("leading: this instance runs the feeds and pruning", "pid", conn.PgConn().PID())
 	leadCtx, stop := context.WithCancel(ctx)
+	session, endSession := context.WithCancel(ctx)
+	defer endSession()
 	done := make(chan error, 1)
-	go func() { done <- lead(leadCtx) }()
+	go func() {
+		done <- lead(leadCtx)
+		endSession() // wake the wait below
+	}()
 	defer func() {
+		l.leading.Store(false) // before lead's wait: the lock is, or is about to be, gone
 		stop()
 		<-done
 		l.logger.Info("no longer leading")
 	}()
-	tick := time.NewTicker(l.Retry)
-	defer tick.Stop()
 	for {
+		waitCtx, cancel := context.WithTimeout(session, l.Retry)
+		_, err := conn.WaitForNotification(waitCtx)
+		cancel()
 		select {
 		case err := <-done:
 			done <- err // for the deferred wait
 			return fmt.Errorf("leader work ended: %w", err)
-		case <-ctx.Done():
+		default:
+		}
+		switch {
+		case ctx.Err() != nil:
 			return nil
-		case <-tick.C:
+		case err == nil: // a stray NOTIFY on our channel
+		case errors.Is(err, context.DeadlineExceeded):
 			pingCtx, cancel := context.WithTimeout(ctx, l.Retry)
-			err := conn.Ping(pingCtx)
+			err = conn.Ping(pingCtx)
 			cancel()
 			if err != nil {
 				return fmt.Errorf("leader session lost: %w", err)
 			}
+		default:
+			return fmt.Errorf("leader session lost: %w", err)
 		}
 	}
+}
+
+// checkHolder warns, once per session, when the leader lock is held by something that
+// is not a Tickerboard instance (someone ran pg_advisory_lock by hand): then no
+// instance runs the feeds. It returns the pid last warned about.
+func (l *Leader) checkHolder(ctx context.Context, warned int32) int32 {
+	hs, err := l.store.Locks(ctx)
+	if err != nil {
+		return warned
+	}
+	for _, h := range hs {
+		if h.Lock == "leader" && h.Granted && !IsTickerboard(h.Application) && h.For >= l.WarnForeignAfter && h.PID != warned {
+			l.logger.Warn(fmt.Sprintf("leader lock held by pid %d (application %q) for %s; no instance runs the feeds",
+				h.PID, h.Application, h.For.Round(time.Second)), "pid", h.PID, "application", h.Application)
+			return h.PID
+		}
+	}
+	return warned
 }
