@@ -15,7 +15,7 @@ import (
 type Board interface {
 	Position(ctx context.Context) (store.Position, error)
 	EventsAfter(ctx context.Context, after, through int64, limit int) ([]store.Event, error)
-	Snapshot(ctx context.Context, f store.Filter) (id int64, data []byte, err error)
+	Snapshot(ctx context.Context, f store.Filter) (store.Snapshot, error)
 	QuotesJSON(ctx context.Context) ([]byte, error)
 	QuoteHistoryJSON(ctx context.Context, symbol string, limit int) ([]byte, error)
 	GamesJSON(ctx context.Context) ([]byte, error)

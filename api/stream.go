@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -266,23 +267,26 @@ func (st *stream) catchUp(ctx context.Context, through int64) error {
 	return nil
 }
 
-// snapshot sends the board as it stands, preceded by a reset when the client's state
-// must be thrown away. The snapshot's id is the event it is current to.
+// snapshot sends the board as it stands, in parts (appendSnapshot), preceded by a
+// reset when the client's state must be thrown away. The reset has no id, so a client
+// that drops before the snapshot's last part resumes from the id it had and is sent
+// both again. The snapshot's id is the event it is current to.
 func (st *stream) snapshot(ctx context.Context, reason string) error {
 	if reason != "" {
 		st.srv.metrics.resets.Inc()
-		st.buf = append(st.buf, `event: reset`+"\n"+`data: {"reason":"`...)
-		st.buf = append(st.buf, reason...)
-		st.buf = append(st.buf, "\"}\n\n"...)
+		data, _ := json.Marshal(struct {
+			Reason string `json:"reason"`
+		}{reason})
+		st.buf, _ = appendEvent(st.buf, "", "reset", data) // cannot fail: a fixed name, no id
 	}
-	id, data, err := st.srv.board.Snapshot(ctx, st.filter.snapshotFilter())
+	snap, err := st.srv.board.Snapshot(ctx, st.filter.snapshotFilter())
 	if err != nil {
 		return err
 	}
-	st.buf = appendIDEvent(st.buf, id, "snapshot", data)
-	st.sent = max(st.sent, id)
+	st.buf = appendSnapshot(st.buf, snap)
+	st.sent = max(st.sent, snap.ID)
 	if reason != "" {
-		st.sent = id
+		st.sent = snap.ID
 	}
 	return nil
 }

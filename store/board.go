@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -11,7 +12,8 @@ import (
 // ErrNotFound is returned when a requested quote or game does not exist.
 var ErrNotFound = errors.New("not found")
 
-// SnapshotLimit bounds how many quotes and games one snapshot carries.
+// SnapshotLimit bounds how many quotes and games one snapshot carries: a board of
+// 1,000 symbols (the feeds' largest CSV universe) is carried whole.
 const SnapshotLimit = 2000
 
 // Filter narrows a snapshot: nil slices mean "all".
@@ -22,32 +24,40 @@ type Filter struct {
 	Scores  bool // include games and plays
 }
 
-// Snapshot returns the board as one JSON object, {"id", "quotes", "games", "plays"},
-// read in a single statement so it is consistent with event id "id": every event up to
-// it is reflected, none after. The rows have the same JSON shape as the events.
+// Snapshot is the board as it stands at event ID: every event up to it is reflected,
+// none after. Each row has the same JSON shape as the events, so a client folds both
+// the same way. The API sends it in parts small enough for any SSE client.
+type Snapshot struct {
+	ID     int64
+	Quotes []json.RawMessage // by symbol
+	Games  []json.RawMessage // by id
+	Plays  []json.RawMessage // oldest first
+}
+
+// Snapshot reads the board in a single statement, so it is consistent with its ID.
 // Games are those not final plus the 20 most recently finished; plays are the latest 20.
-func (s *Store) Snapshot(ctx context.Context, f Filter) (id int64, data []byte, err error) {
-	err = s.pool.QueryRow(ctx, `
+func (s *Store) Snapshot(ctx context.Context, f Filter) (Snapshot, error) {
+	var snap Snapshot
+	err := s.pool.QueryRow(ctx, `
 WITH head AS (SELECT greatest((SELECT coalesce(max(id), 0) FROM events), (SELECT through FROM events_pruned)) AS id),
-q AS (SELECT quote_json(q) AS j FROM quotes q
+q AS (SELECT quote_json(q) AS j, q.symbol FROM quotes q
       WHERE $3 AND ($1::text[] IS NULL OR q.symbol = ANY($1)) ORDER BY q.symbol LIMIT $5),
 g AS (SELECT * FROM (
         (SELECT * FROM games WHERE status <> 'final' ORDER BY id LIMIT $5)
         UNION ALL
         (SELECT * FROM games WHERE status = 'final' ORDER BY updated_at DESC LIMIT 20)) g
       WHERE $4 AND ($2::bigint[] IS NULL OR g.id = ANY($2))),
-p AS (SELECT play_json(s) AS j FROM scores s
+p AS (SELECT play_json(s) AS j, s.id FROM scores s
       WHERE $4 AND ($2::bigint[] IS NULL OR s.game_id = ANY($2)) ORDER BY s.id DESC LIMIT 20)
-SELECT head.id, jsonb_build_object(
-	'id', head.id,
-	'quotes', coalesce((SELECT jsonb_agg(j) FROM q), '[]'),
-	'games', coalesce((SELECT jsonb_agg(game_json(g) ORDER BY g.id) FROM g), '[]'),
-	'plays', coalesce((SELECT jsonb_agg(j) FROM (SELECT j FROM p ORDER BY (j->>'id')::bigint) p), '[]'))
-FROM head`, f.Symbols, f.Games, f.Quotes, f.Scores, SnapshotLimit).Scan(&id, &data)
+SELECT head.id,
+	coalesce((SELECT array_agg(j ORDER BY symbol) FROM q), '{}'),
+	coalesce((SELECT array_agg(game_json(g) ORDER BY g.id) FROM g), '{}'),
+	coalesce((SELECT array_agg(j ORDER BY id) FROM p), '{}')
+FROM head`, f.Symbols, f.Games, f.Quotes, f.Scores, SnapshotLimit).Scan(&snap.ID, &snap.Quotes, &snap.Games, &snap.Plays)
 	if err != nil {
-		return 0, nil, fmt.Errorf("read snapshot: %w", err)
+		return Snapshot{}, fmt.Errorf("read snapshot: %w", err)
 	}
-	return id, data, nil
+	return snap, nil
 }
 
 // QuotesJSON returns every quote as a JSON array, ordered by symbol.

@@ -105,42 +105,65 @@ func (c *client) connect(ctx context.Context) (*eventParser, error) {
 		return nil, fmt.Errorf("GET %s: Content-Type %q", path, ct)
 	}
 	p := newEventParser(resp.Body, 8192)
-	for {
+	c.last = make([]int64, c.symbols)
+	for i := range c.last {
+		c.last[i] = -1
+	}
+	for part := 1; ; part++ {
 		ev, err := p.next()
 		if err != nil {
 			return nil, fmt.Errorf("wait for snapshot: %w", err)
 		}
-		if string(ev.name) == "snapshot" {
-			if err := c.loadSnapshot(ev.data); err != nil {
-				return nil, err
+		if string(ev.name) != "snapshot" {
+			if part > 1 {
+				return nil, fmt.Errorf("a %s event between the parts of the snapshot", ev.name)
 			}
+			part--
+			continue
+		}
+		last, err := c.loadSnapshotPart(ev.data, part)
+		if err != nil {
+			return nil, err
+		}
+		if last {
 			break
 		}
+	}
+	if err := c.checkSnapshot(); err != nil {
+		return nil, err
 	}
 	conn.SetDeadline(time.Time{})
 	return p, nil
 }
 
-// loadSnapshot takes each symbol's starting volume from the snapshot.
-func (c *client) loadSnapshot(data []byte) error {
+// loadSnapshotPart takes each symbol's starting volume from one part of the snapshot
+// (the server sends it in parts of at most 32 KiB, numbered from 1), and reports
+// whether it was the last.
+func (c *client) loadSnapshotPart(data []byte, want int) (last bool, err error) {
 	var snap struct {
+		Part   int `json:"part"`
+		Parts  int `json:"parts"`
 		Quotes []struct {
 			Symbol string `json:"symbol"`
 			Volume int64  `json:"volume"`
 		} `json:"quotes"`
 	}
 	if err := json.Unmarshal(data, &snap); err != nil {
-		return fmt.Errorf("decode snapshot: %w", err)
+		return false, fmt.Errorf("decode snapshot: %w", err)
 	}
-	c.last = make([]int64, c.symbols)
-	for i := range c.last {
-		c.last[i] = -1
+	if snap.Part != want {
+		return false, fmt.Errorf("snapshot part %d of %d, want part %d", snap.Part, snap.Parts, want)
 	}
 	for _, q := range snap.Quotes {
 		if i := symbolIndex([]byte(q.Symbol)); i >= 0 && i < c.symbols {
 			c.last[i] = q.Volume
 		}
 	}
+	return snap.Part >= snap.Parts, nil
+}
+
+// checkSnapshot makes sure the snapshot had every symbol of the run.
+func (c *client) checkSnapshot() error {
 	for i, v := range c.last {
 		if v < 0 {
 			return fmt.Errorf("snapshot lacks %s (have the symbols been created?)", symbolName(i))

@@ -122,7 +122,8 @@ func startTickerboard(ctx context.Context, cfg *config, m *Machine, stderr io.Wr
 			}
 		}
 		proc, err := spawn(ctx, cfg.binary, []string{"-addr", "127.0.0.1:0", "-feeds", "none", "-log-level", "warn",
-			"-database-url", cfg.databaseURL, "-max-streams", strconv.Itoa(cfg.maxStream)}, nil, stderr)
+			"-database-url", cfg.databaseURL, "-max-streams", strconv.Itoa(cfg.maxStream),
+			"-max-streams-per-ip", "0"}, nil, stderr)
 		if err != nil {
 			return nil, fmt.Errorf("tickerboard: %w", err)
 		}

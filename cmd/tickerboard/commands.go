@@ -16,14 +16,16 @@ import (
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tickerboard migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := getenv("DATABASE_URL")
-	if url == "" {
-		url = store.DefaultURL
-	}
-	fs.StringVar(&url, "database-url", url, "PostgreSQL URL (env DATABASE_URL)")
+	var url string // not a flag default: -h would print its password
+	fs.StringVar(&url, "database-url", "", "PostgreSQL URL (env DATABASE_URL, default "+store.DefaultURL+")")
 	fs.Usage = func() { fmt.Fprintln(stderr, "usage: tickerboard migrate [-database-url URL] up|down|version") }
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if url == "" {
+		if url = getenv("DATABASE_URL"); url == "" {
+			url = store.DefaultURL
+		}
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

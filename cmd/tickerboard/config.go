@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,10 @@ import (
 	"github.com/tickerboard/tickerboard/feeds"
 	"github.com/tickerboard/tickerboard/store"
 )
+
+// defaultMaxPerIP bounds the streams one client address may hold, so that one
+// machine cannot take every slot of an instance.
+const defaultMaxPerIP = 64
 
 // config is the server's configuration: flags, which override environment variables,
 // which override the defaults.
@@ -40,7 +45,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return def
 	}
 	fs.StringVar(&c.addr, "addr", env("TICKERBOARD_ADDR", "127.0.0.1:8080"), "listen address (env TICKERBOARD_ADDR)")
-	fs.StringVar(&c.databaseURL, "database-url", env("DATABASE_URL", store.DefaultURL), "PostgreSQL URL; the database is created if missing (env DATABASE_URL)")
+	// Secrets are never flag defaults: flag prints defaults in -h and after a mistyped
+	// flag. They are read from the environment after parsing.
+	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL; the database is created if missing (env DATABASE_URL, default "+store.DefaultURL+")")
 	fs.StringVar(&c.feeds, "feeds", env("TICKERBOARD_FEEDS", "prices,scores"), "simulated feeds to run on the leader: prices, scores, or none (env TICKERBOARD_FEEDS)")
 	retention, err := time.ParseDuration(env("TICKERBOARD_RETENTION", "1h"))
 	if err != nil {
@@ -52,19 +59,34 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err != nil {
 		return nil, fmt.Errorf("TICKERBOARD_MAX_STREAMS: %w", err)
 	}
-	maxPerIP, err := strconv.Atoi(env("TICKERBOARD_MAX_STREAMS_PER_IP", "0"))
+	maxPerIP, err := strconv.Atoi(env("TICKERBOARD_MAX_STREAMS_PER_IP", strconv.Itoa(defaultMaxPerIP)))
 	if err != nil {
 		return nil, fmt.Errorf("TICKERBOARD_MAX_STREAMS_PER_IP: %w", err)
 	}
 	fs.IntVar(&c.maxStreams, "max-streams", maxStreams, "most concurrent SSE streams this instance serves (env TICKERBOARD_MAX_STREAMS)")
 	fs.IntVar(&c.maxPerIP, "max-streams-per-ip", maxPerIP, "most concurrent SSE streams per client address, 0 for no limit (env TICKERBOARD_MAX_STREAMS_PER_IP)")
-	fs.StringVar(&c.access.Token, "token", getenv("TICKERBOARD_TOKEN"), "if set, viewers need this token: open /?token=… once (env TICKERBOARD_TOKEN)")
+	fs.StringVar(&c.access.Token, "token", "", "if set, viewers need this token: open /?token=… once (env TICKERBOARD_TOKEN)")
 	origins := fs.String("cors-origins", getenv("TICKERBOARD_CORS_ORIGINS"), "comma-separated origins allowed to use the API cross-site, e.g. https://example.com (env TICKERBOARD_CORS_ORIGINS)")
-	fs.BoolVar(&c.access.TrustProxy, "trust-proxy", env("TICKERBOARD_TRUST_PROXY", "false") == "true", "take client addresses from X-Real-IP/X-Forwarded-For, for per-address limits behind a proxy (env TICKERBOARD_TRUST_PROXY)")
+	proxies := fs.String("trusted-proxies", getenv("TICKERBOARD_TRUSTED_PROXIES"), "comma-separated addresses or CIDRs of reverse proxies whose X-Real-IP/X-Forwarded-For give the client address for per-address limits; empty trusts none (env TICKERBOARD_TRUSTED_PROXIES)")
+	oldTrust := fs.Bool("trust-proxy", false, "removed: use -trusted-proxies")
 	fs.StringVar(&c.logLevel, "log-level", env("TICKERBOARD_LOG_LEVEL", "info"), "debug, info, warn or error (env TICKERBOARD_LOG_LEVEL)")
 	c.feedOpts.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["database-url"] {
+		c.databaseURL = env("DATABASE_URL", store.DefaultURL)
+	}
+	if !set["token"] {
+		c.access.Token = getenv("TICKERBOARD_TOKEN")
+	}
+	if v := getenv("TICKERBOARD_TRUST_PROXY"); *oldTrust || (v != "" && v != "false" && v != "0") {
+		return nil, errors.New("TICKERBOARD_TRUST_PROXY (-trust-proxy) is gone: set TICKERBOARD_TRUSTED_PROXIES (-trusted-proxies) to the addresses or CIDRs of the proxies in front, e.g. 172.16.0.0/12; headers from any other peer are not believed")
+	}
+	if c.access.TrustedProxies, err = api.ParseTrustedProxies(*proxies); err != nil {
+		return nil, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	if err := c.feedOpts.Validate(); err != nil {
 		return nil, err

@@ -110,9 +110,12 @@ func checkStream(ctx context.Context, cfg config, stdout io.Writer) error {
 	return nil
 }
 
-// snapshot is the data of an `event: snapshot` frame.
+// snapshot is the data of an `event: snapshot` frame: one part of the board, numbered
+// from 1; awaitSnapshot gathers the rows of every part into one.
 type snapshot struct {
 	ID     int64             `json:"id"`
+	Part   int               `json:"part"`
+	Parts  int               `json:"parts"`
 	Quotes []json.RawMessage `json:"quotes"`
 	Games  []game            `json:"games"`
 	Plays  []json.RawMessage `json:"plays"`
@@ -127,8 +130,8 @@ type game struct {
 	Deleted   bool   `json:"deleted"`
 }
 
-// awaitSnapshot reads the start of a fresh stream: `retry: 2000`, then the snapshot,
-// whose data carries the same id as the frame.
+// awaitSnapshot reads the start of a fresh stream: `retry: 2000`, then the snapshot in
+// parts of at most 32 KiB, of which only the last frame carries an id, the snapshot's.
 func awaitSnapshot(s *stream, deadline time.Time) (snapshot, error) {
 	var snap snapshot
 	retry := false
@@ -150,10 +153,31 @@ func awaitSnapshot(s *stream, deadline time.Time) (snapshot, error) {
 			return snap, fmt.Errorf("first frame %q before any retry: 2000", f.Event)
 		}
 		if f.Event != "snapshot" {
-			return snap, fmt.Errorf("first event %q (%q), want snapshot", f.Event, truncate([]byte(f.Data)))
+			return snap, fmt.Errorf("event %q (%q) before the snapshot was whole", f.Event, truncate([]byte(f.Data)))
 		}
-		if err := json.Unmarshal([]byte(f.Data), &snap); err != nil {
+		if len(f.Data) > 32<<10 {
+			return snap, fmt.Errorf("snapshot part of %d bytes, over 32 KiB", len(f.Data))
+		}
+		var part snapshot
+		if err := json.Unmarshal([]byte(f.Data), &part); err != nil {
 			return snap, fmt.Errorf("snapshot data: %w", err)
+		}
+		if part.Part != snap.Part+1 || snap.Part > 0 && (part.ID != snap.ID || part.Parts != snap.Parts) {
+			return snap, fmt.Errorf("snapshot %d part %d of %d after part %d of %d", part.ID, part.Part, part.Parts, snap.Part, snap.Parts)
+		}
+		rows := snap
+		snap = part
+		snap.Quotes = append(rows.Quotes, part.Quotes...)
+		snap.Games = append(rows.Games, part.Games...)
+		snap.Plays = append(rows.Plays, part.Plays...)
+		if part.Part < part.Parts {
+			if f.HasID {
+				return snap, fmt.Errorf("snapshot part %d of %d carries id %q: only the last may", part.Part, part.Parts, f.ID)
+			}
+			continue
+		}
+		if part.Quotes == nil || part.Games == nil || part.Plays == nil {
+			return snap, fmt.Errorf("snapshot part data %q: want quotes, games, plays arrays", truncate([]byte(f.Data)))
 		}
 		id, err := frameID(f)
 		if err != nil {

@@ -4,7 +4,9 @@
 //
 //   {type: 'status', state, url, error} connecting | live | reconnecting | offline;
 //                                       error says why the server refused the stream
+//                                       or why it makes us wait ("Server busy — …")
 //   {type: 'snapshot', snapshot}        the whole board; replaces what came before
+//                                       (the server sends it in parts; this is all of them)
 //   {type: 'reset', reason}             drop the board; a snapshot follows
 //   {type: 'event', name, id, data}     one price/score/play event, data as JSON text
 //                                       (in the page, also value: data parsed)
@@ -29,6 +31,8 @@ export class Feed {
     this.reopenTimer = 0;
     this.reopenDelay = REOPEN_MIN_MS;
     this.generation = 0; // bumped on every snapshot so stale history is dropped
+    this.pending = null; // a snapshot whose parts are still arriving
+    this.lastMessageAt = 0; // Date.now() of the last event or heartbeat
     this.historyQueue = [];
     this.historyWanted = new Set();
     this.historyActive = 0;
@@ -78,13 +82,17 @@ export class Feed {
     const es = new EventSource(url);
     this.es = es;
     es.addEventListener('open', () => {
+      // Without a board the error stays until the server sends one: a full server
+      // opens the stream only to say why it makes us wait.
       this.reopenDelay = REOPEN_MIN_MS;
-      this.error = '';
+      this.pending = null;
+      if (this.board.loaded) this.error = '';
       this.#setState('live');
     });
     // Never close on error: while readyState is CONNECTING the browser is already
     // retrying (after the server's retry: hint) and will send Last-Event-ID.
     es.addEventListener('error', () => {
+      this.pending = null; // the parts of a snapshot are sent again after a reconnect
       if (es.readyState === EventSource.CLOSED) {
         this.#setState('offline');
         this.#diagnose(es.url).finally(() => this.#scheduleReopen());
@@ -94,6 +102,8 @@ export class Feed {
     });
     es.addEventListener('snapshot', (e) => this.#snapshot(e));
     es.addEventListener('reset', (e) => this.#reset(e));
+    es.addEventListener('unavailable', (e) => this.#unavailable(e));
+    es.addEventListener('heartbeat', () => this.#heard());
     for (const name of EVENTS) es.addEventListener(name, (e) => this.#event(name, e));
   }
 
@@ -160,14 +170,39 @@ export class Feed {
     return this.state;
   }
 
+  // A snapshot comes in parts {id, part, parts, quotes, games, plays}: part 1 starts a
+  // pending board, the rows of each part are added in order, and the board is replaced
+  // when the last part arrives (only it carries the event id). A part out of order, a
+  // reset or a reconnect drops what is pending; the server sends the snapshot again.
   #snapshot(e) {
-    let snap;
+    this.#heard();
+    let part;
     try {
-      snap = JSON.parse(e.data);
+      part = JSON.parse(e.data);
     } catch (err) {
+      this.pending = null;
       console.error('tickerboard: unreadable snapshot', err);
       return;
     }
+    const i = part.part ?? 1;
+    const n = part.parts ?? 1;
+    if (i === 1) this.pending = { id: part.id, parts: n, next: 1, quotes: [], games: [], plays: [] };
+    const p = this.pending;
+    if (!p || p.id !== part.id || p.parts !== n || p.next !== i) {
+      this.pending = null;
+      console.warn(`tickerboard: snapshot part ${i} of ${n} out of order; waiting for the next snapshot`);
+      return;
+    }
+    for (const kind of ['quotes', 'games', 'plays']) {
+      for (const row of part[kind] ?? []) p[kind].push(row);
+    }
+    p.next++;
+    if (i < n) return;
+    this.pending = null;
+    this.#load({ id: p.id, quotes: p.quotes, games: p.games, plays: p.plays });
+  }
+
+  #load(snap) {
     const wasLoaded = this.board.loaded;
     this.board.load(snap);
     this.generation++;
@@ -178,7 +213,35 @@ export class Feed {
     for (const symbol of this.board.quotes.keys()) this.#wantHistory(symbol);
   }
 
+  // unavailable: the server is full and will close the stream; the browser reconnects
+  // by itself after the retry it set. Say why the board waits.
+  #unavailable(e) {
+    this.lastMessageAt = Date.now();
+    let info = {};
+    try {
+      info = JSON.parse(e.data) ?? {};
+    } catch {
+      // still unavailable, whatever the body says
+    }
+    const seconds = Math.max(1, Math.round((Number(info.retry_ms) || 2000) / 1000));
+    const who = info.limit === 'per-address' ? 'Too many streams from this address' : 'Server busy';
+    this.error = `${who} \u2014 retrying in ${seconds} s`;
+    this.#emit(this.#status());
+  }
+
+  // heard records when the server last said anything, heartbeats included; a stream
+  // that serves us clears the reason we were kept waiting.
+  #heard() {
+    this.lastMessageAt = Date.now();
+    if (this.error) {
+      this.error = '';
+      this.#emit(this.#status());
+    }
+  }
+
   #reset(e) {
+    this.#heard();
+    this.pending = null;
     let reason = '';
     try {
       reason = JSON.parse(e.data).reason ?? '';
@@ -191,6 +254,7 @@ export class Feed {
   }
 
   #event(name, e) {
+    this.#heard();
     const id = Number(e.lastEventId);
     if (!this.board.loaded || !(id > this.board.id)) return; // before a snapshot, or a repeat
     let data;
