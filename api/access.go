@@ -2,8 +2,9 @@ package api
 
 import (
 	"crypto/subtle"
-	"net"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -21,10 +22,14 @@ type Access struct {
 	// other sites, with credentials. Empty means same-origin only. There is no
 	// wildcard: "*" with credentials would hand the stream to any site.
 	CORSOrigins []string
-	// TrustProxy takes the client address for per-address limits from X-Real-IP
-	// (or the last X-Forwarded-For hop) set by a reverse proxy in front.
-	TrustProxy bool
+	// TrustedProxies are the reverse proxies whose X-Real-IP and X-Forwarded-For are
+	// believed for per-address limits. A request from any other peer is counted against
+	// its own TCP address, whatever headers it sends. Empty means trust no one.
+	TrustedProxies []netip.Prefix
 }
+
+// Realm is the realm a 401 names in its WWW-Authenticate challenge.
+const Realm = "tickerboard"
 
 // TokenCookie is the cookie that carries the access token.
 const TokenCookie = "tickerboard_token"
@@ -93,6 +98,7 @@ func (a Access) guard(next http.Handler) http.Handler {
 		}
 		if p == "/events" || strings.HasPrefix(p, "/api/") || p == "/metrics" {
 			if !a.valid(a.presented(r)) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="`+Realm+`"`)
 				writeError(w, http.StatusUnauthorized, "token: missing or not valid (open /?token=… once, or send Authorization: Bearer)")
 				return
 			}
@@ -108,30 +114,82 @@ func (a Access) presented(r *http.Request) string {
 	if c, err := r.Cookie(TokenCookie); err == nil {
 		return c.Value
 	}
-	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return t
+	return bearer(r.Header.Get("Authorization"))
+}
+
+// bearer reads the token from an Authorization header. The scheme is case-insensitive
+// and may be surrounded by extra spaces (RFC 9110, 11.1 and 11.4).
+func bearer(h string) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
 	}
-	return ""
+	return strings.TrimSpace(token)
 }
 
 func (a Access) valid(t string) bool {
 	return t != "" && subtle.ConstantTimeCompare([]byte(t), []byte(a.Token)) == 1
 }
 
-// clientIP is the address per-address limits count against.
+// clientIP is the address per-address limits count against: the TCP peer's, unless the
+// peer is a trusted proxy. Then X-Real-IP, if it holds one untrusted address, or else
+// the rightmost X-Forwarded-For entry that is not itself a trusted proxy (entries to
+// its left were written by the client and prove nothing). An unreadable hop ends the
+// walk at the last trusted address read.
 func (a Access) clientIP(r *http.Request) string {
-	if a.TrustProxy {
-		if ip := strings.TrimSpace(r.Header.Get("X-Real-IP")); ip != "" {
-			return ip
-		}
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			return strings.TrimSpace(parts[len(parts)-1])
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
-	return host
+	ip := peer.Addr().Unmap()
+	if !a.trusted(ip) {
+		return ip.String()
+	}
+	if v, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil && !a.trusted(v.Unmap()) {
+		return v.Unmap().String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a hop we cannot read: the chain left of it is not ours to believe
+		}
+		ip = hop.Unmap()
+		if !a.trusted(ip) {
+			break
+		}
+	}
+	return ip.String()
+}
+
+func (a Access) trusted(ip netip.Addr) bool {
+	for _, p := range a.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseTrustedProxies reads a comma-separated list of CIDRs (10.0.0.0/8) and single
+// addresses (192.0.2.7, ::1).
+func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range strings.Split(list, ",") {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR like 10.0.0.0/8", v)
+		}
+		ip = ip.Unmap()
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out, nil
 }

@@ -1,8 +1,12 @@
 package api_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,35 +82,144 @@ func TestCORSOnlyForListedOriginsNeverWildcard(t *testing.T) {
 	}
 }
 
-func TestStreamCapsSayRetryAfter(t *testing.T) {
+// refusal opens /events and reads a refused stream to its end: a 200 event stream
+// with one block, a retry: delay and an "unavailable" event, then EOF.
+func refusal(t *testing.T, base string, header map[string]string) (retry int64, data map[string]any) {
+	t.Helper()
+	resp, body := do(t, "GET", base+"/events", header)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" ||
+		resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Accel-Buffering") != "no" {
+		t.Fatalf("refused stream: %d %v", resp.StatusCode, resp.Header)
+	}
+	m := regexp.MustCompile(`^retry: (\d+)\nevent: unavailable\ndata: (\{.*\})\n\n$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("refused stream body %q, want one retry + unavailable block and the end", body)
+	}
+	retry, _ = strconv.ParseInt(m[1], 10, 64)
+	if err := json.Unmarshal([]byte(m[2]), &data); err != nil {
+		t.Fatal(err)
+	}
+	if data["reason"] != "full" || data["retry_ms"] != float64(retry) || data["message"] == "" {
+		t.Fatalf("unavailable data %v (retry %d)", data, retry)
+	}
+	if min, max := api.RefusalRetryMin.Milliseconds(), api.RefusalRetryMax.Milliseconds(); retry < min || retry > max {
+		t.Fatalf("retry %d ms outside [%d, %d]", retry, min, max)
+	}
+	return retry, data
+}
+
+// A full instance answers so that EventSource clients retry: 200, retry:, unavailable.
+func TestFullServerSaysUnavailableAndWhen(t *testing.T) {
 	e := newEnvWith(t, 64, func(d *api.Deps) {
 		d.Limits = api.Limits{MaxStreams: 3, MaxStreamsPerIP: 2}
-		d.Access.TrustProxy = true
+		d.Access.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	})
 	a := e.connectWith(t, "", map[string]string{"X-Real-IP": "203.0.113.1"})
 	a.expect("snapshot")
 	e.connectWith(t, "", map[string]string{"X-Real-IP": "203.0.113.1"}).expect("snapshot")
-	resp, body := do(t, "GET", e.url+"/events", map[string]string{"X-Real-IP": "203.0.113.1"})
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "per-ip") {
-		t.Fatalf("third stream from one address: %d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	if _, d := refusal(t, e.url, map[string]string{"X-Real-IP": "203.0.113.1"}); d["limit"] != "per-address" {
+		t.Fatalf("third stream from one address: %v", d)
 	}
 	e.connectWith(t, "", map[string]string{"X-Real-IP": "203.0.113.2"}).expect("snapshot")
-	resp, body = do(t, "GET", e.url+"/events", map[string]string{"X-Real-IP": "203.0.113.3"})
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "total") {
-		t.Fatalf("fourth stream: %d %s", resp.StatusCode, body)
+	seen := map[int64]bool{}
+	for range 8 {
+		r, d := refusal(t, e.url, map[string]string{"X-Real-IP": "203.0.113.3"})
+		if d["limit"] != "total" {
+			t.Fatalf("fourth stream: %v", d)
+		}
+		seen[r] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("8 refusals all said retry %v: no jitter", seen)
+	}
+	if v := metricLine(t, e.url, `tickerboard_streams_rejected_total{reason="total"}`); v != 8 {
+		t.Errorf("rejected total = %v, want 8", v)
+	}
+	if v := metricLine(t, e.url, `tickerboard_streams_rejected_total{reason="per-address"}`); v != 1 {
+		t.Errorf("rejected per-address = %v, want 1", v)
 	}
 	a.close() // a freed slot is reusable once the server sees the client go
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, status := e.tryConnect(t, map[string]string{"X-Real-IP": "203.0.113.3"})
-		if status == http.StatusOK {
-			c.expect("snapshot")
+		c := e.connectWith(t, "", map[string]string{"X-Real-IP": "203.0.113.3"})
+		if ev := c.next(); ev.Name == "snapshot" {
 			break
+		} else if ev.Name != "unavailable" {
+			t.Fatalf("got %q, want snapshot or unavailable", ev.Name)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("slot not freed after the client left: %d", status)
+			t.Fatal("slot not freed after the client left")
 		}
 		time.Sleep(10 * time.Millisecond) // the server's release is not observable otherwise
+	}
+}
+
+// metricLine scrapes one labelled sample from /metrics.
+func metricLine(t *testing.T, base, series string) float64 {
+	t.Helper()
+	_, body := doAll(t, base+"/metrics")
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", series)
+	return 0
+}
+
+func doAll(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// A 401 names its scheme, and the scheme is read as RFC 9110 says: case-insensitively.
+func TestUnauthorizedChallengesAndBearerIsCaseInsensitive(t *testing.T) {
+	e := newEnvWith(t, 64, func(d *api.Deps) { d.Access.Token = "s3cret" })
+	resp, _ := do(t, "GET", e.url+"/api/quotes", nil)
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="tickerboard"` {
+		t.Fatalf("401: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	for _, h := range []struct {
+		value string
+		want  int
+	}{
+		{"Bearer s3cret", 200},
+		{"bearer s3cret", 200},
+		{"BEARER s3cret", 200},
+		{"  Bearer   s3cret  ", 200},
+		{"Bearer s3cre", 401},
+		{"Basic s3cret", 401},
+		{"Bearers3cret", 401},
+		{"s3cret", 401},
+		{"Bearer", 401},
+	} {
+		if resp, _ := do(t, "GET", e.url+"/api/quotes", map[string]string{"Authorization": h.value}); resp.StatusCode != h.want {
+			t.Errorf("Authorization %q: %d, want %d", h.value, resp.StatusCode, h.want)
+		}
+	}
+}
+
+// A malformed Last-Event-ID is an unknown id, not a 400 the client would never retry.
+func TestMalformedLastEventIDResets(t *testing.T) {
+	e := newEnv(t, 64)
+	for _, q := range []struct{ query, header string }{
+		{"", "abc"}, {"", "-5"}, {"", "99999999999999999999"}, {"?lastEventId=x1", ""},
+	} {
+		c := e.connectWith(t, q.query, map[string]string{"Last-Event-ID": q.header})
+		c.expect("reset")
+		c.expect("snapshot")
+		c.close()
+	}
+	resp, _ := do(t, "GET", e.url+"/events?games=x", nil)
+	if resp.StatusCode != 400 {
+		t.Fatalf("malformed filter: %d, want a 400", resp.StatusCode)
 	}
 }
 

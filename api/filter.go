@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -139,17 +140,22 @@ func (flt *Filter) snapshotFilter() store.Filter {
 
 // ParseLastEventID reads the resume point from the Last-Event-ID header or, for
 // clients that cannot set headers, ?lastEventId=. ok is false when neither is given.
-func ParseLastEventID(header string, q url.Values) (id int64, ok bool, err error) {
-	raw, param := header, "Last-Event-ID"
+// An id that is not a non-negative integer cannot be one of ours: it comes back as
+// UnknownEventID, above any head, so the stream answers reset and a snapshot.
+func ParseLastEventID(header string, q url.Values) (id int64, ok bool) {
+	raw := header
 	if raw == "" {
-		raw, param = q.Get("lastEventId"), "lastEventId"
+		raw = q.Get("lastEventId")
 	}
 	if raw == "" {
-		return 0, false, nil
+		return 0, false
 	}
-	id, err = strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+	id, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 	if err != nil || id < 0 {
-		return 0, false, &badParam{param, fmt.Sprintf("bad event id %q (want a non-negative integer)", clip(raw))}
+		return UnknownEventID, true
 	}
-	return id, true, nil
+	return id, true
 }
+
+// UnknownEventID stands for a Last-Event-ID that is not an event id at all.
+const UnknownEventID = math.MaxInt64

@@ -173,20 +173,14 @@ func (s *server) handleEvents() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		resume, resuming, err := ParseLastEventID(r.Header.Get("Last-Event-ID"), q)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
+		// A malformed Last-Event-ID is an id we do not know: the stream answers reset and
+		// a snapshot, as for an id from the future, instead of an error the client's
+		// EventSource would never retry.
+		resume, resuming := ParseLastEventID(r.Header.Get("Last-Event-ID"), q)
 		release, reason := s.limits.acquire(s.access.clientIP(r))
 		if release == nil {
 			s.metrics.rejected.WithLabelValues(reason).Inc()
-			w.Header().Set("Retry-After", "5")
-			status := http.StatusServiceUnavailable
-			if reason == "per-ip" {
-				status = http.StatusTooManyRequests
-			}
-			writeError(w, status, "too many streams ("+reason+" limit); retry later")
+			s.refuse(w, reason)
 			return
 		}
 		s.metrics.clients.Inc()

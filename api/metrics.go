@@ -1,10 +1,13 @@
 package api
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tickerboard/tickerboard/store"
 )
 
 // Gauges are read from the parts cmd wires together when /metrics is scraped.
@@ -12,6 +15,9 @@ type Gauges struct {
 	EventsRead func() int64 // events the notifier read from Postgres
 	Reconnects func() int64 // times the LISTEN connection was lost and re-made
 	Leading    func() bool  // whether this instance runs the feeds
+	// Locks lists who holds or waits for the ordering and leader locks, asked at
+	// scrape time (store.LockWatch.Holders).
+	Locks func(context.Context) ([]store.LockHolder, error)
 }
 
 // metrics is one server's instruments, in its own registry so several servers can run
@@ -62,6 +68,9 @@ func newMetrics(g Gauges) *metrics {
 	if g.Reconnects != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickerboard_notifier_reconnects_total",
 			Help: "Times the LISTEN connection was lost and re-made."}, func() float64 { return float64(g.Reconnects()) }))
+	}
+	if g.Locks != nil {
+		reg.MustRegister(lockCollector{holders: g.Locks})
 	}
 	if g.Leading != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickerboard_leader",
