@@ -2,8 +2,10 @@ package migrations_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
@@ -69,6 +71,7 @@ func TestSQLRulesThroughPsql(t *testing.T) {
 INSERT INTO quotes (symbol, name, price) VALUES ('ACME', 'Acme Corp', 40);
 INSERT INTO games (id, league, home_team, away_team) VALUES (1, 'NBA', 'Knicks', 'Nets');
 INSERT INTO games (id, league, home_team, away_team) VALUES (2, 'NHL', 'Oilers', 'Flames');
+SELECT setval('games_id_seq', 2);
 INSERT INTO scores (game_id, team, points, scorer) VALUES (1, 'home', 3, 'Brunson');
 INSERT INTO scores (game_id, team, points) VALUES (2, 'away', 1);
 UPDATE games SET status = 'final' WHERE id = 2;
@@ -77,9 +80,7 @@ UPDATE games SET status = 'final' WHERE id = 2;
 	}
 
 	long := strings.Repeat("x", 65)
-	rules := []struct {
-		rule, constraint, sql string
-	}{
+	tableRules := []struct{ rule, constraint, sql string }{
 		{"unknown game", "scores_game_exists",
 			`INSERT INTO scores (game_id, team, points) VALUES (999, 'home', 2);`},
 		{"points above range", "scores_points_range",
@@ -130,28 +131,103 @@ UPDATE games SET status = 'final' WHERE id = 2;
 			`UPDATE games SET period = 21 WHERE id = 1;`},
 		{"over-long clock", "games_clock_length",
 			`UPDATE games SET clock = '12:00 of the fourth quarter' WHERE id = 1;`},
+		{"NaN price", "quotes_price_finite",
+			`UPDATE quotes SET price = 'NaN' WHERE symbol = 'ACME';`},
+		{"NaN previous close", "quotes_prev_close_finite",
+			`INSERT INTO quotes (symbol, price, prev_close) VALUES ('NAN', 1, 'NaN');`},
+		{"infinite start time", "games_starts_at_finite",
+			`UPDATE games SET starts_at = 'infinity' WHERE id = 1;`},
+		{"infinite play time", "scores_created_at_finite",
+			`INSERT INTO scores (game_id, team, points, created_at) VALUES (1, 'home', 2, '-infinity');`},
+		{"points of a final game's play changed", "scores_game_not_final",
+			`UPDATE scores SET points = 5 WHERE game_id = 2;`},
+		{"play moved out of a final game", "scores_game_not_final",
+			`UPDATE scores SET game_id = 1 WHERE game_id = 2;`},
+		{"play moved into a final game", "scores_game_not_final",
+			`UPDATE scores SET game_id = 2 WHERE game_id = 1;`},
+		{"event name with a newline", "events_name_format",
+			`SELECT tickerboard_emit(E'evil\nname', '', '{}');`},
+		{"upper-case event name", "events_name_format",
+			`SELECT tickerboard_emit('Reset', '', '{}');`},
+		{"event name of a table", "events_name_reserved",
+			`SELECT tickerboard_emit('price', 'ACME', '{"symbol": "ACME", "price": 1}');`},
+		{"event name of the server", "events_name_reserved",
+			`SELECT tickerboard_emit('snapshot', '', '{}');`},
+		{"key with a carriage return", "events_key_format",
+			`SELECT tickerboard_emit('note', E'a\rb', '{}');`},
+		{"over-long key", "events_key_format",
+			`SELECT tickerboard_emit('note', repeat('k', 65), '{}');`},
+		{"payload over 16 KiB", "events_payload_size",
+			`SELECT tickerboard_emit('note', '', jsonb_build_object('text', repeat('x', 16384)));`},
+		{"NULL payload", "tickerboard_emit_not_null",
+			`SELECT tickerboard_emit('note', '', NULL);`},
+		{"emit then a bad play", "scores_points_range", `BEGIN;
+SELECT tickerboard_emit('reset', '', '{"reason": "maintenance"}');
+INSERT INTO scores (game_id, team, points) VALUES (1, 'home', 12);
+COMMIT;`},
+	}
+	var rules []rule
+	for _, r := range tableRules {
+		rules = append(rules, rule{rule: r.rule, constraint: r.constraint, sql: r.sql})
+	}
+	rules = append(rules, []rule{
+		{rule: "event written directly", constraint: "events_written_by_capture_only",
+			sql:    `INSERT INTO events (event, payload) VALUES ('price', '{"symbol": "ACME"}');`,
+			writer: "permission denied for table events"},
+		{rule: "event written far ahead", constraint: "events_written_by_capture_only",
+			sql:    `INSERT INTO events (id, event, payload) VALUES (1000000000000000, 'note', '{}');`,
+			writer: "permission denied for table events"},
+		{rule: "event rewritten", constraint: "events_written_by_capture_only",
+			sql:    `UPDATE events SET payload = '{}';`,
+			writer: "permission denied for table events"},
+		{rule: "log deleted", sql: `DELETE FROM events;`, writerOnly: true,
+			writer: "permission denied for table events"},
+		{rule: "log truncated", sql: `TRUNCATE events;`, writerOnly: true,
+			writer: "permission denied for table events"},
+		{rule: "pruned mark moved", sql: `UPDATE events_pruned SET through = 0;`, writerOnly: true,
+			writer: "permission denied for table events_pruned"},
+		{rule: "commit queue written", sql: `INSERT INTO events_commit VALUES (pg_current_xact_id());`, writerOnly: true,
+			writer: "permission denied for table events_commit"},
+		{rule: "ids set back", sql: `SELECT setval('events_id_seq', 1);`, writerOnly: true,
+			writer: "permission denied for sequence events_id_seq"},
+		{rule: "sparkline written", sql: `INSERT INTO price_ticks (symbol, price) VALUES ('ACME', 1);`, writerOnly: true,
+			writer: "permission denied for table price_ticks"},
+		{rule: "staging table of its own", writerOnly: true, writer: "tickerboard_pending_owner", sql: `BEGIN;
+CREATE TEMP TABLE tickerboard_pending (seq bigint GENERATED ALWAYS AS IDENTITY, event text, key text, payload jsonb) ON COMMIT DELETE ROWS;
+INSERT INTO pg_temp.tickerboard_pending (event, key, payload) VALUES ('price', 'X', '{}');
+UPDATE quotes SET price = 41 WHERE symbol = 'ACME';
+COMMIT;`},
 		// A good change and a bad one in one transaction: the good one is undone too.
-		{"bad play in a transaction", "scores_points_range", `BEGIN;
+		{rule: "bad play in a transaction", constraint: "scores_points_range", sql: `BEGIN;
 INSERT INTO scores (game_id, team, points) VALUES (1, 'home', 2);
 UPDATE quotes SET price = 41 WHERE symbol = 'ACME';
 INSERT INTO scores (game_id, team, points) VALUES (1, 'home', 12);
 COMMIT;`},
-	}
+	}...)
+	writer := writerURL(t, dbURL)
 	for _, r := range rules {
-		t.Run(r.rule, func(t *testing.T) {
-			before := boardState(t, dbURL)
-			out, err := psql(t, dbURL, r.sql)
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 3 {
-				t.Fatalf("psql exited with %v, want status 3 (stopped on an error); output:\n%s", err, out)
+		for _, as := range []struct{ role, url, want string }{
+			{"postgres", dbURL, r.constraint},
+			{"writer", writer, cmp.Or(r.writer, r.constraint)},
+		} {
+			if r.writerOnly && as.role != "writer" {
+				continue
 			}
-			if !strings.Contains(out, "ERROR:") || !strings.Contains(out, r.constraint) {
-				t.Fatalf("psql output does not name %s:\n%s", r.constraint, out)
-			}
-			if after := boardState(t, dbURL); after != before {
-				t.Fatalf("the refused change changed the board:\n%s", firstDifference(before, after))
-			}
-		})
+			t.Run(as.role+"/"+r.rule, func(t *testing.T) {
+				before := boardState(t, dbURL)
+				out, err := psql(t, as.url, r.sql)
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+					t.Fatalf("psql exited with %v, want status 3 (stopped on an error); output:\n%s", err, out)
+				}
+				if !strings.Contains(out, "ERROR:") || !strings.Contains(out, as.want) {
+					t.Fatalf("psql output does not name %s:\n%s", as.want, out)
+				}
+				if after := boardState(t, dbURL); after != before {
+					t.Fatalf("the refused change changed the board:\n%s", firstDifference(before, after))
+				}
+			})
+		}
 	}
 
 	// The rules refuse only what is wrong: the same statements, put right, go through
@@ -170,6 +246,16 @@ UPDATE games SET status = 'final' WHERE id = 1;
 	}
 }
 
+// rule is a statement that breaks a rule of the schema. Each is broken twice: as the
+// superuser the README's examples used to use, and as tickerboard_writer. writer, when
+// set, is what the writer is told instead (it has no rights on the log at all);
+// writerOnly rules concern only the writer.
+type rule struct {
+	rule, constraint, sql string
+	writer                string
+	writerOnly            bool
+}
+
 // firstDifference shows the first table line where two board states differ.
 func firstDifference(before, after string) string {
 	b, a := strings.Split(before, "\n"), strings.Split(after, "\n")
@@ -179,4 +265,16 @@ func firstDifference(before, after string) string {
 		}
 	}
 	return "before: " + before + "\nafter:  " + after
+}
+
+// writerURL is dbURL as the role tickerboard_writer, which logs in without a password
+// where the server trusts local connections (as the test server does).
+func writerURL(t *testing.T, dbURL string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("parse %q: %v", dbURL, err)
+	}
+	u.User = url.User("tickerboard_writer")
+	return u.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,7 +19,7 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	for _, step := range []struct {
 		dir  string
 		want uint
-	}{{"down", 0}, {"up", 1}, {"down-all", 0}, {"up", 1}, {"up", 1}} {
+	}{{"down", 1}, {"down", 0}, {"up", 2}, {"down", 1}, {"up", 2}, {"down-all", 0}, {"up", 2}, {"up", 2}} {
 		v, err := st.Migrate(step.dir)
 		if err != nil {
 			t.Fatalf("migrate %s: %v", step.dir, err)
@@ -32,8 +33,44 @@ func TestMigrationsUpDownUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, dirty, err := st.SchemaVersion()
-	if err != nil || v != 1 || dirty {
-		t.Fatalf("SchemaVersion = %d, %t, %v; want 1, false, nil", v, dirty, err)
+	if err != nil || v != 2 || dirty {
+		t.Fatalf("SchemaVersion = %d, %t, %v; want 2, false, nil", v, dirty, err)
+	}
+}
+
+// A database from before 000002 migrates forward: rows the log can never deliver and
+// NaN quotes are removed (the quote with a deleted event), and afterwards ids continue
+// above everything, even the far-ahead row 000001 let anyone write.
+func TestMigrationForwardDropsUndeliverableRows(t *testing.T) {
+	st, url := testdb.Open(t)
+	if v, err := st.Migrate("down"); err != nil || v != 1 {
+		t.Fatalf("migrate down to 000001: %d, %v", v, err)
+	}
+	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('GOOD', 10), ('BAD', 'NaN');
+		INSERT INTO events (event, key, payload) VALUES
+			(E'evil\nname', '', '{}'),
+			('note', E'a\rb', '{}'),
+			('note', '', jsonb_build_object('text', repeat('x', 20000)));
+		INSERT INTO events (event, key, payload, created_at) VALUES ('note', '', '{}', 'infinity');
+		INSERT INTO events (id, event, key, payload) VALUES (5000000, 'note', 'far', '{}');`)
+	if v, err := st.Migrate("up"); err != nil || v != 2 {
+		t.Fatalf("migrate up to 000002: %d, %v", v, err)
+	}
+	got := events(t, st, 0)
+	var names []string
+	for _, e := range got {
+		names = append(names, e.Name+"/"+e.Key)
+	}
+	want := []string{"price/GOOD", "price/BAD", "note/far", "price/BAD"}
+	if fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Fatalf("log after migrating forward: %q, want %q", names, want)
+	}
+	if gone := got[3]; gone.ID != 5000001 || gone.Row["deleted"] != true {
+		t.Errorf("the NaN quote's removal is %d %v, want id 5000001, deleted", gone.ID, gone.Row)
+	}
+	testdb.Exec(t, url, `UPDATE quotes SET price = 11 WHERE symbol = 'GOOD'`)
+	if got := events(t, st, 5000001); len(got) != 1 || got[0].ID != 5000002 {
+		t.Errorf("next change after migrating: %v, want id 5000002", got)
 	}
 }
 

@@ -1,0 +1,339 @@
+package migrations_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tickerboard/tickerboard/internal/testdb"
+)
+
+// logged is one row of the event log, its payload decoded.
+type logged struct {
+	ID      int64
+	Event   string
+	Key     string
+	Payload map[string]any
+}
+
+func (e logged) String() string { return fmt.Sprintf("%d %s/%s %v", e.ID, e.Event, e.Key, e.Payload) }
+
+// logAfter reads the event log after id, as the superuser.
+func logAfter(t *testing.T, dbURL string, after int64) []logged {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT id, event, key, payload FROM events WHERE id > $1 ORDER BY id`, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []logged
+	for rows.Next() {
+		var e logged
+		var payload []byte
+		if err := rows.Scan(&e.ID, &e.Event, &e.Key, &payload); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(payload, &e.Payload); err != nil {
+			t.Fatalf("event %d payload %s: %v", e.ID, payload, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// head is the newest id in the log (0 when empty).
+func head(t *testing.T, dbURL string) int64 {
+	t.Helper()
+	evs := logAfter(t, dbURL, 0)
+	if len(evs) == 0 {
+		return 0
+	}
+	return evs[len(evs)-1].ID
+}
+
+// mustPsql runs sql through psql at u and fails the test if psql stops on an error.
+func mustPsql(t *testing.T, u, sql string) {
+	t.Helper()
+	if out, err := psql(t, u, sql); err != nil {
+		t.Fatalf("psql: %v\n%s\n%s", err, sql, out)
+	}
+}
+
+// wantEvent is an event expected in the log: its name, key and some payload fields.
+type wantEvent struct {
+	event, key string
+	fields     map[string]any
+}
+
+// expectLog checks that the log after id holds exactly want, in order, and returns
+// the newest id.
+func expectLog(t *testing.T, dbURL string, after int64, what string, want ...wantEvent) int64 {
+	t.Helper()
+	got := logAfter(t, dbURL, after)
+	if len(got) != len(want) {
+		t.Fatalf("%s: logged %d events %v, want %d", what, len(got), got, len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Event != w.event || g.Key != w.key {
+			t.Errorf("%s: event %d is %s/%s, want %s/%s (%v)", what, i, g.Event, g.Key, w.event, w.key, got)
+		}
+		for k, v := range w.fields {
+			if g.Payload[k] != v {
+				t.Errorf("%s: event %d (%s/%s) %s = %v, want %v; payload %v", what, i, g.Event, g.Key, k, g.Payload[k], v, g.Payload)
+			}
+		}
+	}
+	if len(got) == 0 {
+		return after
+	}
+	return got[len(got)-1].ID
+}
+
+// A session whose own `events` comes first — a temporary table, or another schema
+// ahead of the board's on its search_path — still writes its changes to the real
+// log, and the doorbell rings for them.
+func TestSearchPathCannotHideTheLog(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	mustPsql(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('ACME', 40);
+CREATE SCHEMA myschema;
+CREATE TABLE myschema.events (id bigserial, event text, key text, payload jsonb, created_at timestamptz);
+CREATE TABLE myschema.events_commit (txid xid8);
+CREATE TABLE myschema.tickerboard_pending (seq bigint, event text, key text, payload jsonb);
+GRANT USAGE ON SCHEMA myschema TO tickerboard_writer;
+GRANT ALL ON ALL TABLES IN SCHEMA myschema TO tickerboard_writer;`)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	listener, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(context.Background())
+	if _, err := listener.Exec(ctx, "LISTEN tickerboard"); err != nil {
+		t.Fatal(err)
+	}
+
+	shadows := map[string]string{
+		"temp table": `CREATE TEMP TABLE events (id bigserial, event text, key text, payload jsonb, created_at timestamptz);
+CREATE TEMP TABLE events_commit (txid xid8);
+`,
+		"schema first": `SET search_path = myschema, public;
+`,
+		"pg_temp first": `CREATE TEMP TABLE events (id bigserial, event text, key text, payload jsonb, created_at timestamptz);
+SET search_path = pg_temp, myschema, public;
+`,
+	}
+	price := 41
+	after := head(t, dbURL)
+	for _, as := range []struct{ role, url string }{{"postgres", dbURL}, {"writer", writerURL(t, dbURL)}} {
+		for name, shadow := range shadows {
+			price++
+			mustPsql(t, as.url, shadow+fmt.Sprintf(`UPDATE quotes SET price = %d WHERE symbol = 'ACME';
+SELECT count(*) AS shadow_rows FROM events;`, price))
+			after = expectLog(t, dbURL, after, as.role+", "+name,
+				wantEvent{"price", "ACME", map[string]any{"price": float64(price)}})
+			n, err := listener.WaitForNotification(ctx)
+			if err != nil {
+				t.Fatalf("%s, %s: no NOTIFY for the change: %v", as.role, name, err)
+			}
+			if n.Payload != fmt.Sprint(after) {
+				t.Errorf("%s, %s: NOTIFY %q, want the event id %d", as.role, name, n.Payload, after)
+			}
+		}
+	}
+	var shadowRows int
+	if err := listener.QueryRow(ctx, `SELECT count(*) FROM myschema.events`).Scan(&shadowRows); err != nil {
+		t.Fatal(err)
+	}
+	if shadowRows != 0 {
+		t.Errorf("myschema.events got %d rows; the capture path wrote to a session's table", shadowRows)
+	}
+}
+
+// Ids only go up: not back after `setval`, and not stuck behind a row written far
+// ahead (possible only for a superuser who first disables the log's guard).
+func TestEventIDsNeverGoBackwards(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	mustPsql(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('ACME', 40);
+UPDATE quotes SET price = 41 WHERE symbol = 'ACME';
+UPDATE quotes SET price = 42 WHERE symbol = 'ACME';`)
+	last := head(t, dbURL)
+
+	mustPsql(t, dbURL, `SELECT setval('events_id_seq', 1);
+UPDATE quotes SET price = 43 WHERE symbol = 'ACME';`)
+	got := logAfter(t, dbURL, 0)
+	if n := got[len(got)-1]; n.ID != last+1 || n.Payload["price"] != 43.0 {
+		t.Fatalf("after setval(1) the next change is %v, want id %d", n, last+1)
+	}
+
+	const far = 1_000_000_000_000_000
+	mustPsql(t, dbURL, fmt.Sprintf(`ALTER TABLE events DISABLE TRIGGER events_capture_only;
+INSERT INTO events (id, event, payload) VALUES (%d, 'note', '{}');
+ALTER TABLE events ENABLE TRIGGER events_capture_only;`, far))
+	// A transaction that took its snapshot before the far row still sees past it.
+	mustPsql(t, dbURL, `BEGIN ISOLATION LEVEL REPEATABLE READ;
+UPDATE quotes SET price = 44 WHERE symbol = 'ACME';
+COMMIT;
+UPDATE quotes SET price = 45 WHERE symbol = 'ACME';`)
+	expectLog(t, dbURL, far, "after a row at 10^15",
+		wantEvent{"price", "ACME", map[string]any{"price": 44.0}},
+		wantEvent{"price", "ACME", map[string]any{"price": 45.0}})
+	if got := logAfter(t, dbURL, far); got[0].ID != far+1 {
+		t.Errorf("first id after the far row is %d, want %d", got[0].ID, far+1)
+	}
+}
+
+// A session holding the ordering lock cannot stall writers for long: a commit waits
+// 5 s, then fails saying who holds the lock, and writes nothing. Once the lock is
+// free, commits go through again.
+func TestOrderingLockWaitIsBounded(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	mustPsql(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('ACME', 40);`)
+	before := boardState(t, dbURL)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", "lock-hog")
+	u.RawQuery = q.Encode()
+	hog, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hog.Close(context.Background())
+	var pid int
+	if err := hog.QueryRow(ctx, `SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock(7294615230471)) l`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, as := range []struct{ role, url string }{{"postgres", dbURL}, {"writer", writerURL(t, dbURL)}} {
+		start := time.Now()
+		out, err := psql(t, as.url, `UPDATE quotes SET price = 41 WHERE symbol = 'ACME';`)
+		waited := time.Since(start)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("%s: commit behind a held ordering lock: %v\n%s", as.role, err, out)
+		}
+		want := regexp.MustCompile(`ERROR:  tickerboard_ordering_lock_timeout: waited 5s for the event-ordering lock held by pid ` +
+			fmt.Sprint(pid) + ` \(application "lock-hog"\); nothing was committed`)
+		if !want.MatchString(out) {
+			t.Errorf("%s: psql said\n%s\nwant it to match %s", as.role, out, want)
+		}
+		if waited < 4*time.Second || waited > 20*time.Second {
+			t.Errorf("%s: the commit failed after %s, want about 5s", as.role, waited)
+		}
+		if after := boardState(t, dbURL); after != before {
+			t.Fatalf("%s: the timed-out commit changed the board:\n%s", as.role, firstDifference(before, after))
+		}
+	}
+
+	if _, err := hog.Exec(ctx, `SELECT pg_advisory_unlock(7294615230471)`); err != nil {
+		t.Fatal(err)
+	}
+	last := head(t, dbURL)
+	mustPsql(t, writerURL(t, dbURL), `UPDATE quotes SET price = 42 WHERE symbol = 'ACME';`)
+	expectLog(t, dbURL, last, "after the lock was released", wantEvent{"price", "ACME", map[string]any{"price": 42.0}})
+}
+
+// Every change to a board table is an event: corrected plays keep the totals right,
+// key changes remove the old key first, TRUNCATE of any board table resets.
+func TestEveryChangeIsAnEvent(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	writer := writerURL(t, dbURL)
+	mustPsql(t, writer, `INSERT INTO quotes (symbol, name, price) VALUES ('OLD', 'Old Co', 40);
+INSERT INTO games (league, home_team, away_team) VALUES ('NBA', 'Knicks', 'Nets');
+INSERT INTO games (league, home_team, away_team) VALUES ('NHL', 'Oilers', 'Flames');
+INSERT INTO scores (game_id, team, points, scorer) VALUES (1, 'home', 3, 'Brunson');`)
+	after := head(t, dbURL)
+
+	// anyOrderFrom: the events from this index on are of different games, changed by
+	// one UPDATE of games, in no particular order.
+	steps := []struct {
+		sql          string
+		want         []wantEvent
+		anyOrderFrom int
+	}{
+		{`UPDATE scores SET points = 2 WHERE scorer = 'Brunson';`, []wantEvent{
+			{"play", "1", map[string]any{"id": 1.0, "points": 2.0, "team": "home"}},
+			{"score", "1", map[string]any{"home_score": 2.0, "away_score": 0.0}},
+		}, 0},
+		{`UPDATE scores SET team = 'away' WHERE scorer = 'Brunson';`, []wantEvent{
+			{"play", "1", map[string]any{"id": 1.0, "team": "away"}},
+			{"score", "1", map[string]any{"home_score": 0.0, "away_score": 2.0}},
+		}, 0},
+		{`UPDATE scores SET scorer = 'J. Brunson' WHERE scorer = 'Brunson';`, []wantEvent{
+			{"play", "1", map[string]any{"id": 1.0, "scorer": "J. Brunson"}}, // no score: totals unchanged
+		}, 0},
+		{`UPDATE scores SET game_id = 2 WHERE id = 1;`, []wantEvent{
+			{"play", "1", map[string]any{"id": 1.0, "game_id": 1.0, "deleted": true}},
+			{"play", "2", map[string]any{"id": 1.0, "game_id": 2.0, "points": 2.0}},
+			{"score", "1", map[string]any{"away_score": 0.0}},
+			{"score", "2", map[string]any{"away_score": 2.0, "status": "live"}},
+		}, 2},
+		{`DELETE FROM scores WHERE id = 1;`, []wantEvent{
+			{"play", "2", map[string]any{"id": 1.0, "deleted": true}},
+			{"score", "2", map[string]any{"home_score": 0.0, "away_score": 0.0}},
+		}, 0},
+		{`UPDATE quotes SET symbol = 'NEW' WHERE symbol = 'OLD';`, []wantEvent{
+			{"price", "OLD", map[string]any{"symbol": "OLD", "deleted": true}},
+			{"price", "NEW", map[string]any{"symbol": "NEW", "name": "Old Co", "price": 40.0}},
+		}, 0},
+		{`UPDATE games SET id = 7 WHERE id = 1;`, []wantEvent{
+			{"score", "1", map[string]any{"id": 1.0, "deleted": true}},
+			{"score", "7", map[string]any{"id": 7.0, "home_team": "Knicks"}},
+		}, 0},
+		{`INSERT INTO scores (game_id, team, points) VALUES (7, 'home', 1);
+TRUNCATE scores;`, []wantEvent{
+			{"play", "7", map[string]any{"points": 1.0}},
+			{"score", "7", map[string]any{"home_score": 1.0}},
+			{"reset", "scores", map[string]any{"reason": "truncate", "table": "scores"}},
+		}, 0},
+		{`TRUNCATE games CASCADE;`, []wantEvent{
+			{"reset", "games", map[string]any{"reason": "truncate"}},
+		}, 0},
+		{`TRUNCATE quotes CASCADE;`, []wantEvent{
+			{"reset", "quotes", map[string]any{"reason": "truncate", "table": "quotes"}},
+		}, 0},
+		{`SELECT tickerboard_emit('reset', '', '{"reason":"maintenance"}');`, []wantEvent{
+			{"reset", "", map[string]any{"reason": "maintenance"}},
+		}, 0},
+		{`SELECT tickerboard_emit('note-1', 'k', '{}');`, []wantEvent{{"note-1", "k", nil}}, 0},
+	}
+	for _, s := range steps {
+		mustPsql(t, writer, s.sql)
+		if s.anyOrderFrom > 0 {
+			got := logAfter(t, dbURL, after)
+			got = got[min(s.anyOrderFrom, len(got)):]
+			tail := s.want[s.anyOrderFrom:]
+			slices.SortFunc(tail, func(a, b wantEvent) int {
+				return slices.IndexFunc(got, func(e logged) bool { return e.Key == a.key }) -
+					slices.IndexFunc(got, func(e logged) bool { return e.Key == b.key })
+			})
+		}
+		after = expectLog(t, dbURL, after, strings.TrimSpace(s.sql), s.want...)
+	}
+}
