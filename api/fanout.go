@@ -169,6 +169,7 @@ type shard struct {
 	matched []*Frame
 	buf     []byte
 	arena   []byte
+	beat    []byte // this pass's heartbeat, built when the first stream is due one
 	cache   map[shareKey]shared
 	again   bool // a stream has more to send than one pass writes
 
@@ -252,6 +253,7 @@ func (sh *shard) pass() {
 	now := time.Now()
 	clear(sh.cache)
 	sh.arena = sh.arena[:0]
+	sh.beat = sh.beat[:0]
 	sh.again = false
 	for i, k := 0, 0; i < len(sh.streams); k++ {
 		if k%32 == 31 { // a pass over thousands of streams takes milliseconds
@@ -304,7 +306,10 @@ func (sh *shard) pump(st *stream, window []*Frame, start uint64, now time.Time) 
 		if now.Sub(st.lastWrite) < st.srv.stream.Heartbeat {
 			return true
 		}
-		body = st.conn.frame(append(append(sh.buf[:0], room[:]...), pingBody...))
+		if len(sh.beat) == 0 {
+			sh.beat = append(appendHeartbeat(append(sh.beat, room[:]...), now, sh.f.hub.Last()), '\r', '\n')
+		}
+		body = st.conn.frame(sh.beat)
 	}
 	n, err := st.conn.tryWrite(body)
 	if err != nil {
@@ -319,7 +324,9 @@ func (sh *shard) pump(st *stream, window []*Frame, start uint64, now time.Time) 
 		st.lastWrite = now
 	}
 	if n < len(body) {
-		st.slow = true // its socket is full: the drain may conflate what follows
+		// Its socket is full: the drain may conflate what follows. What is kept is the
+		// rest of one body (at most maxBody plus a frame), never more.
+		st.slow = true
 		st.pending = append(st.pending[:0], body[n:]...)
 		sh.leave(st, nil)
 		return false
@@ -328,9 +335,6 @@ func (sh *shard) pump(st *stream, window []*Frame, start uint64, now time.Time) 
 }
 
 var room [chunkRoom]byte
-
-// pingBody is a heartbeat with room for the chunk's CRLF.
-var pingBody = append(appendComment(nil, "ping"), '\r', '\n')
 
 // maxBody bounds the bytes one pass writes to one stream; the rest waits for the next
 // pass, so a burst never makes a pass build (or a slow client keep) megabytes.

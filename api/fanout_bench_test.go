@@ -221,7 +221,7 @@ func BenchmarkConflate(b *testing.B) {
 	}
 	frames := make([]*Frame, len(evs))
 	for i, e := range evs {
-		frames[i] = NewFrame(e)
+		frames[i] = mustFrame(b, e)
 	}
 	work := make([]*Frame, len(frames))
 	for b.Loop() {
@@ -233,7 +233,7 @@ func BenchmarkConflate(b *testing.B) {
 // BenchmarkFilterMatch is one viewer's filter against one frame.
 func BenchmarkFilterMatch(b *testing.B) {
 	flt := Filter{Topics: topicAll, Symbols: map[string]struct{}{"S001": {}, "S002": {}, "S003": {}}}
-	f := NewFrame(priceEvents(2, 1, 100)[0])
+	f := mustFrame(b, priceEvents(2, 1, 100)[0])
 	for b.Loop() {
 		flt.Match(f)
 	}

@@ -2,10 +2,9 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"sort"
-	"strconv"
 	"sync"
-	"time"
 
 	"github.com/tickerboard/tickerboard/store"
 )
@@ -17,90 +16,141 @@ const (
 	topicAll   = topicPrice | topicScore
 )
 
-// Frame is one event encoded once for the wire and shared, by reference, by every
-// subscriber that wants it.
-type Frame struct {
-	ID      int64
-	Name    string
-	Key     string // the symbol of a price, the game id of a score or play
-	Game    int64  // Key parsed, for score and play
-	Topic   uint8
-	Created time.Time // when the change committed
-	Bytes   []byte    // the whole SSE frame
-}
-
-// state reports whether the frame carries the latest state of its key (a quote or a
-// game), so a slow client may skip older frames of the same key.
-func (f *Frame) state() bool { return f.Name == "price" || f.Name == "score" }
-
-// NewFrame encodes e.
-func NewFrame(e store.Event) *Frame {
-	f := &Frame{ID: e.ID, Name: e.Name, Key: e.Key, Created: e.CreatedAt}
-	switch e.Name {
-	case "price":
-		f.Topic = topicPrice
-	case "score", "play":
-		f.Topic = topicScore
-		f.Game, _ = strconv.ParseInt(e.Key, 10, 64)
-	default:
-		f.Topic = topicAll
-	}
-	f.Bytes = appendIDEvent(make([]byte, 0, len(e.Payload)+len(e.Name)+32), e.ID, e.Name, e.Payload)
-	return f
-}
-
 // Hub fans committed events out to every stream on this instance. It keeps a ring of
-// the most recent frames; each stream holds only a cursor into it, so publishing costs
-// the same for 10 or 10,000 subscribers, and a batch wakes each stream once. The ring
-// is a cache of the Postgres log, not the truth: a stream that falls out of it catches
-// up from the database.
+// the most recent frames, bounded in count and in bytes; each stream holds only a
+// cursor into it, so publishing costs the same for 10 or 10,000 subscribers, and a
+// batch wakes each stream once. The ring is a cache of the Postgres log, not the
+// truth: a stream that falls out of it catches up from the database.
 type Hub struct {
-	mu     sync.RWMutex
-	ring   []*Frame
-	next   uint64 // sequence number of the next frame published
-	last   int64  // id of the newest frame published
-	base   int64  // id below the oldest frame still in the ring
-	wake   chan struct{}
-	closed bool
+	mu       sync.RWMutex
+	ring     []*Frame
+	first    uint64 // sequence number of the oldest frame held
+	next     uint64 // sequence number of the next frame published
+	floor    uint64 // readers behind it skip to it: what was before a rewind is void
+	bytes    int64  // what the held frames cost (Frame.size)
+	maxBytes int64
+	last     int64 // id of the newest event published (carried or skipped)
+	base     int64 // id below the oldest frame still in the ring
+	wake     chan struct{}
+	closed   bool
 
-	fan *fanout // the streams parked without a goroutine
+	skips skips
+	fan   *fanout // the streams parked without a goroutine
 }
 
-// NewHub returns a hub whose log starts after event id last, keeping size frames.
-func NewHub(last int64, size int) *Hub {
+// DefaultHubBytes is the ring's default byte budget.
+const DefaultHubBytes = 64 << 20
+
+// minHubBytes keeps a budget from being smaller than a few of the largest frames.
+const minHubBytes = 1 << 20
+
+// HubOption adjusts a Hub.
+type HubOption func(*Hub)
+
+// WithMaxBytes bounds the bytes of the frames the ring holds (at least 1 MiB): past
+// it, the oldest are dropped, whatever the ring's count.
+func WithMaxBytes(n int64) HubOption {
+	return func(h *Hub) { h.maxBytes = max(n, minHubBytes) }
+}
+
+// WithLogger is where the hub says, once per reason, that it skipped an event.
+func WithLogger(l *slog.Logger) HubOption { return func(h *Hub) { h.skips.logger = l } }
+
+// NewHub returns a hub whose log starts after event id last, keeping at most size
+// frames and DefaultHubBytes of them (see WithMaxBytes).
+func NewHub(last int64, size int, opts ...HubOption) *Hub {
 	if size < 16 {
 		size = 16
 	}
-	h := &Hub{ring: make([]*Frame, size), last: last, base: last, wake: make(chan struct{})}
+	h := &Hub{ring: make([]*Frame, size), maxBytes: DefaultHubBytes, last: last, base: last, wake: make(chan struct{})}
+	for _, o := range opts {
+		o(h)
+	}
 	h.fan = newFanout(h)
 	return h
 }
 
-// Publish encodes events (in id order, all newer than any before) and wakes every stream.
+// Publish encodes events (in id order, all newer than any before) and wakes every
+// stream. An event that cannot be carried (NewFrame's error) is skipped and counted,
+// but its id still counts as published, so resuming past it works. A reset whose id is
+// not above the newest is a rewind (the log's ids went backwards): the ring is
+// emptied, and every stream sends it and a fresh snapshot.
 func (h *Hub) Publish(events []store.Event) {
 	if len(events) == 0 {
 		return
 	}
 	frames := make([]*Frame, len(events))
 	for i, e := range events {
-		frames[i] = NewFrame(e)
+		f, err := NewFrame(e)
+		if err != nil {
+			h.skips.add(err)
+			continue
+		}
+		frames[i] = f
 	}
 	h.mu.Lock()
-	for _, f := range frames {
-		slot := h.next % uint64(len(h.ring))
-		if old := h.ring[slot]; old != nil {
-			h.base = old.ID
+	for i, f := range frames {
+		switch {
+		case f == nil:
+			h.last = max(h.last, events[i].ID)
+			continue
+		case f.ID <= h.last && f.Name == "reset":
+			h.rewind(f)
+		case f.ID <= h.last:
+			h.skips.add(&FrameError{ID: f.ID, Reason: skipOrder})
+			continue
 		}
-		h.ring[slot] = f
-		h.next++
+		h.push(f)
+		h.last = f.ID
 	}
-	h.last = frames[len(frames)-1].ID
 	if !h.closed { // Close closed wake for good; the notifier may still be finishing a batch
 		close(h.wake)
 		h.wake = make(chan struct{})
 	}
 	h.mu.Unlock()
 	h.fan.kick()
+}
+
+// push appends f to the ring, first dropping the oldest frames while the ring is full
+// or f would take it over its byte budget.
+func (h *Hub) push(f *Frame) {
+	n := uint64(len(h.ring))
+	for h.first < h.next && (h.next-h.first >= n || h.bytes+f.size() > h.maxBytes) {
+		h.evict()
+	}
+	h.ring[h.next%n] = f
+	h.bytes += f.size()
+	h.next++
+}
+
+func (h *Hub) evict() {
+	slot := h.first % uint64(len(h.ring))
+	old := h.ring[slot]
+	h.base = old.ID
+	h.bytes -= old.size()
+	h.ring[slot] = nil
+	h.first++
+}
+
+// rewind empties the ring for the reset f, whose id is not above the newest: streams
+// at any position read on from f.
+func (h *Hub) rewind(f *Frame) {
+	for h.first < h.next {
+		h.evict()
+	}
+	h.floor = h.next
+	h.base = f.ID
+	f.rewind = true
+}
+
+// Skipped counts the events Publish could not carry, by reason.
+func (h *Hub) Skipped() map[string]int64 { return h.skips.snapshot() }
+
+// held reports how many frames the ring holds and what they cost in bytes.
+func (h *Hub) held() (frames int, bytes int64) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return int(h.next - h.first), h.bytes
 }
 
 // Close ends every stream with a last comment. It returns when the streams the hub
@@ -160,28 +210,25 @@ func (h *Hub) seek(after int64) (seq uint64, ok bool) {
 		return 0, false
 	}
 	n := uint64(len(h.ring))
-	oldest := uint64(0)
-	if h.next > n {
-		oldest = h.next - n
-	}
-	i := sort.Search(int(h.next-oldest), func(i int) bool {
-		return h.ring[(oldest+uint64(i))%n].ID > after
+	i := sort.Search(int(h.next-h.first), func(i int) bool {
+		return h.ring[(h.first+uint64(i))%n].ID > after
 	})
-	return oldest + uint64(i), true
+	return h.first + uint64(i), true
 }
 
 // read appends to dst the frames from sequence seq on, at most max of them. It returns
 // the next sequence to read, whether seq had already left the ring (overrun: the caller
 // must catch up from the database), the channel closed at the next publish, and
-// whether the hub is closed.
-func (h *Hub) read(seq uint64, dst []*Frame, max int) (out []*Frame, next uint64, overrun bool, wake <-chan struct{}, closed bool) {
+// whether the hub is closed. A seq from before a rewind reads on from the rewind.
+func (h *Hub) read(seq uint64, dst []*Frame, limit int) (out []*Frame, next uint64, overrun bool, wake <-chan struct{}, closed bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	n := uint64(len(h.ring))
-	if h.next > n && seq < h.next-n {
+	seq = max(seq, h.floor)
+	if seq < h.first {
 		return dst, seq, true, h.wake, h.closed
 	}
-	for ; seq < h.next && len(dst) < max; seq++ {
+	n := uint64(len(h.ring))
+	for ; seq < h.next && len(dst) < limit; seq++ {
 		dst = append(dst, h.ring[seq%n])
 	}
 	return dst, seq, false, h.wake, h.closed
@@ -195,9 +242,7 @@ func (h *Hub) window(from uint64, dst []*Frame, limit int) (frames []*Frame, sta
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	n := uint64(len(h.ring))
-	if h.next > n {
-		from = max(from, h.next-n)
-	}
+	from = max(from, h.first)
 	seq := from
 	for ; seq < h.next && len(dst) < limit; seq++ {
 		dst = append(dst, h.ring[seq%n])

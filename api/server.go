@@ -67,7 +67,7 @@ func NewServer(d Deps) http.Handler {
 		stream:  d.Stream,
 		limits:  newLimiter(d.Limits),
 		access:  d.Access,
-		metrics: newMetrics(d.Gauges),
+		metrics: newMetrics(d.Gauges).withHub(d.Hub),
 	}
 	return s.routes()
 }

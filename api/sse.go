@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The SSE wire format (WHATWG HTML, "Server-sent events"), in one place. Every frame
@@ -54,18 +55,38 @@ func appendDataLine(dst, line []byte) []byte {
 }
 
 // appendIDEvent is appendEvent for our own events, whose ids are numbers and whose
-// names are fixed words, so it cannot fail.
+// names are fixed words. A name that cannot be encoded appends nothing (it never
+// comes from data: log events go through appendLogEvent, which reports the error).
 func appendIDEvent(dst []byte, id int64, name string, data []byte) []byte {
-	out, err := appendEvent(dst, strconv.FormatInt(id, 10), name, data)
-	if err != nil {
-		panic("sse: invalid event name " + strconv.Quote(name))
-	}
+	out, _ := appendEvent(dst, strconv.FormatInt(id, 10), name, data)
 	return out
 }
 
-// appendComment appends a comment frame, which EventSource ignores: heartbeats keep
-// proxies and the browser from timing the stream out. Each line of text is its own
-// comment line.
+// appendLogEvent appends an event of the change log. Its id is the event's, except for
+// a reset, which carries none: a viewer that drops after the reset but before the
+// snapshot that follows resumes from the id it had, meets the reset again in the log
+// and is sent the snapshot, instead of resuming past it to an empty board.
+func appendLogEvent(dst []byte, id int64, name string, data []byte) ([]byte, error) {
+	if name == "reset" {
+		return appendEvent(dst, "", name, data)
+	}
+	return appendEvent(dst, strconv.FormatInt(id, 10), name, data)
+}
+
+// appendHeartbeat appends the heartbeat event: the time and the id of the newest event
+// this instance has published, so a page can tell a live feed from a frozen one, and
+// proxies and browsers do not time the stream out. It has no id line. Every stream's
+// heartbeats, parked or not, are built here.
+func appendHeartbeat(dst []byte, now time.Time, head int64) []byte {
+	dst = append(dst, "event: heartbeat\ndata: {\"time\":\""...)
+	dst = now.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, "\",\"head\":"...)
+	dst = strconv.AppendInt(dst, head, 10)
+	return append(dst, "}\n\n"...)
+}
+
+// appendComment appends a comment frame, which EventSource ignores. Each line of text
+// is its own comment line.
 func appendComment(dst []byte, text string) []byte {
 	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\r' || r == '\n' }) {
 		dst = append(dst, ": "...)
@@ -78,9 +99,11 @@ func appendComment(dst []byte, text string) []byte {
 	return append(dst, '\n')
 }
 
-// appendRetry appends the reconnection delay hint in milliseconds.
+// appendRetry appends the reconnection delay hint in milliseconds as a field line with
+// no blank line after it: it must lead the stream's first frame. A block of its own
+// would be an empty event, which some clients (go-sse) dispatch.
 func appendRetry(dst []byte, ms int64) []byte {
 	dst = append(dst, "retry: "...)
 	dst = strconv.AppendInt(dst, ms, 10)
-	return append(dst, "\n\n"...)
+	return append(dst, '\n')
 }

@@ -2,8 +2,10 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tickerboard/tickerboard/internal/sse"
@@ -46,21 +48,54 @@ func TestAppendEventRefusesBadFields(t *testing.T) {
 	}
 }
 
-func TestCommentsAndRetry(t *testing.T) {
-	if got := string(appendComment(nil, "ping")); got != ": ping\n\n" {
-		t.Errorf("comment: %q", got)
-	}
+func TestCommentsRetryAndHeartbeat(t *testing.T) {
 	if got := string(appendComment(nil, "a\nb")); got != ": a\n: b\n\n" {
 		t.Errorf("two-line comment: %q", got)
 	}
-	if got := string(appendRetry(nil, 2000)); got != "retry: 2000\n\n" {
+	// retry is a field line that leads the first frame, never a block of its own
+	// (go-sse dispatches an empty event for one).
+	if got := string(appendRetry(nil, 2000)); got != "retry: 2000\n" {
 		t.Errorf("retry: %q", got)
 	}
-	// A stream of comments and a retry dispatches nothing and sets the retry.
-	r := sse.NewReader(strings.NewReader(string(appendRetry(appendComment(nil, "ping"), 1500)) + "data: x\n\n"))
+	at := time.Date(2026, 12, 1, 9, 53, 1, 123456789, time.FixedZone("x", 3600))
+	beat := string(appendHeartbeat(nil, at, 42))
+	if want := "event: heartbeat\ndata: {\"time\":\"2026-12-01T08:53:01.123456789Z\",\"head\":42}\n\n"; beat != want {
+		t.Errorf("heartbeat %q, want %q", beat, want)
+	}
+	// A stream that begins with retry and a heartbeat dispatches the heartbeat (no id,
+	// JSON data) and sets the retry; nothing empty is dispatched.
+	r := sse.NewReader(strings.NewReader(string(appendHeartbeat(appendRetry(nil, 1500), at, 7)) + "data: x\n\n"))
 	ev, err := r.Next()
-	if err != nil || ev.Data != "x" || r.Retry() != 1500 || r.Comments() != 1 {
-		t.Fatalf("got %+v, retry %d, comments %d, err %v", ev, r.Retry(), r.Comments(), err)
+	if err != nil || ev.Name != "heartbeat" || ev.ID != "" || r.Retry() != 1500 || !json.Valid([]byte(ev.Data)) {
+		t.Fatalf("got %+v, retry %d, err %v", ev, r.Retry(), err)
+	}
+	if ev, err := r.Next(); err != nil || ev.Data != "x" {
+		t.Fatalf("then %+v, %v", ev, err)
+	}
+}
+
+// A log event's frame: with its id, except a reset's (a client that drops between a
+// reset and its snapshot must resume from before the reset). What cannot be encoded
+// is an error, never a panic.
+func TestAppendLogEvent(t *testing.T) {
+	cases := []struct {
+		id         int64
+		name, want string
+		err        bool
+	}{
+		{7, "price", "id: 7\nevent: price\ndata: {}\n\n", false},
+		{8, "reset", "event: reset\ndata: {}\n\n", false},
+		{9, "evil\nname", "", true},
+		{9, "evil\rname", "", true},
+	}
+	for _, c := range cases {
+		got, err := appendLogEvent(nil, c.id, c.name, []byte("{}"))
+		if (err != nil) != c.err || string(got) != c.want {
+			t.Errorf("appendLogEvent(%d, %q) = %q, %v; want %q (error %t)", c.id, c.name, got, err, c.want, c.err)
+		}
+	}
+	if got := appendIDEvent([]byte("x"), 1, "a\nb", nil); string(got) != "x" {
+		t.Errorf("appendIDEvent with a bad name appended %q", got)
 	}
 }
 

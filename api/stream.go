@@ -11,7 +11,7 @@ import (
 
 // StreamConfig paces and bounds the event streams.
 type StreamConfig struct {
-	Heartbeat    time.Duration // comment sent this often so proxies keep the stream open
+	Heartbeat    time.Duration // heartbeat event sent this often so proxies keep the stream open
 	WriteTimeout time.Duration // a client whose socket accepts nothing this long is dropped
 	Retry        time.Duration // reconnect delay hinted to browsers
 	ConflateAt   int           // a slow client this many frames behind gets only the latest per key
@@ -95,7 +95,10 @@ func (st *stream) serve(ctx context.Context, resume int64, resuming bool) (err e
 	cfg := st.srv.stream
 	seq, last := st.srv.hub.position()
 	st.seq = seq
+	// The retry field leads the first frame: a block of its own would be an empty
+	// event to some clients. A resume with nothing to send yet gets a heartbeat to lead.
 	st.buf = appendRetry(st.buf, cfg.Retry.Milliseconds())
+	lead := len(st.buf)
 	if resuming {
 		err = st.resume(ctx, resume, last)
 	} else {
@@ -103,6 +106,9 @@ func (st *stream) serve(ctx context.Context, resume int64, resuming bool) (err e
 	}
 	if err != nil {
 		return err
+	}
+	if len(st.buf) == lead {
+		st.buf = st.heartbeat(st.buf)
 	}
 	if err := st.flush(); err != nil {
 		return err
@@ -148,7 +154,7 @@ func (st *stream) follow() error {
 			case <-st.ctx.Done():
 				return nil
 			case <-heartbeat.C:
-				st.buf = appendComment(st.buf, "ping")
+				st.buf = st.heartbeat(st.buf)
 				if err := st.flush(); err != nil {
 					return err
 				}
@@ -172,9 +178,13 @@ func (st *stream) send(ctx context.Context, frames []*Frame) error {
 	}
 	lastID := frames[len(frames)-1].ID
 	matched := frames[:0]
+	sent := st.sent
 	for _, f := range frames {
-		if f.ID > st.sent && st.filter.Match(f) {
+		if f.rewind || f.ID > sent && st.filter.Match(f) {
 			matched = append(matched, f)
+		}
+		if f.rewind {
+			sent = f.ID // the ids after it are new, whatever was sent before
 		}
 	}
 	if (st.slow || !st.parkable && st.current) && len(matched) > st.srv.stream.ConflateAt {
@@ -183,13 +193,15 @@ func (st *stream) send(ctx context.Context, frames []*Frame) error {
 	now := time.Now()
 	written := 0
 	for _, f := range matched {
-		if f.ID <= st.sent {
+		if f.ID <= st.sent && !f.rewind {
 			continue // covered by a snapshot sent after a reset
 		}
 		st.buf = append(st.buf, f.Bytes...)
 		st.sent = f.ID
 		written++
-		st.srv.metrics.observeLag(now.Sub(f.Created))
+		if !f.Created.IsZero() {
+			st.srv.metrics.observeLag(now.Sub(f.Created))
+		}
 		if f.Name == "reset" {
 			if err := st.snapshot(ctx, ""); err != nil {
 				return err
@@ -208,7 +220,9 @@ func (st *stream) send(ctx context.Context, frames []*Frame) error {
 
 // resume brings a client that reconnected with Last-Event-ID up to date: from the
 // ring when it still holds the missed events, else from the log; or, when the log no
-// longer has them (or never had), with a reset and a fresh snapshot.
+// longer has them (or never had), with a reset and a fresh snapshot. So does an id that
+// is a reset's own: clients of old took it from the reset's id line, before the
+// snapshot that should follow.
 func (st *stream) resume(ctx context.Context, after, hubLast int64) error {
 	pos, err := st.srv.board.Position(ctx)
 	if err != nil {
@@ -221,6 +235,15 @@ func (st *stream) resume(ctx context.Context, after, hubLast int64) error {
 		return st.snapshot(ctx, "retention")
 	case pos.Head-after > st.srv.stream.MaxCatchUp:
 		return st.snapshot(ctx, "too-far-behind")
+	}
+	if after > pos.Pruned {
+		at, err := st.srv.board.EventsAfter(ctx, after-1, after, 1)
+		if err != nil {
+			return err
+		}
+		if len(at) == 1 && at[0].Name == "reset" {
+			return st.snapshot(ctx, "reset")
+		}
 	}
 	st.sent = after
 	if after >= hubLast {
@@ -256,13 +279,20 @@ func (st *stream) catchUp(ctx context.Context, through int64) error {
 			break
 		}
 		st.srv.metrics.catchUpEvents.Add(float64(len(events)))
-		frames := make([]*Frame, len(events))
-		for i, e := range events {
-			frames[i] = NewFrame(e)
+		lastID := events[len(events)-1].ID
+		frames := make([]*Frame, 0, len(events))
+		for _, e := range events {
+			f, err := NewFrame(e)
+			if err != nil {
+				st.srv.hub.skips.add(err) // skipped, but the client is past it all the same
+				continue
+			}
+			frames = append(frames, f)
 		}
 		if err := st.send(ctx, frames); err != nil {
 			return err
 		}
+		st.sent = max(st.sent, lastID)
 	}
 	return nil
 }
@@ -289,6 +319,11 @@ func (st *stream) snapshot(ctx context.Context, reason string) error {
 		st.sent = snap.ID
 	}
 	return nil
+}
+
+// heartbeat appends a heartbeat event (appendHeartbeat).
+func (st *stream) heartbeat(dst []byte) []byte {
+	return appendHeartbeat(dst, time.Now(), st.srv.hub.Last())
 }
 
 // flush writes what is buffered, giving the client WriteTimeout to take it.

@@ -10,57 +10,118 @@ import (
 
 // Event is one row of the change log: a committed change to a quote (Name "price"),
 // a game ("score") or a scoring play ("play"), or a "reset" after a TRUNCATE.
-// Payload is the row as JSON, exactly as the triggers wrote it.
+// Payload is the row as JSON, exactly as the triggers wrote it. The log is input like
+// any other: whoever reads it checks an event before sending it on.
 type Event struct {
 	ID        int64     `db:"id"`
 	Name      string    `db:"event"`
 	Key       string    `db:"key"` // the symbol for price, the game id for score and play
 	Payload   []byte    `db:"payload"`
-	CreatedAt time.Time `db:"created_at"`
+	CreatedAt time.Time `db:"created_at"` // zero when the row's time is not finite (±infinity)
+}
+
+// eventRow is an Event as read, with a time that may be NULL (a time that was not
+// finite: pgx cannot hold ±infinity in a time.Time).
+type eventRow struct {
+	ID        int64      `db:"id"`
+	Name      string     `db:"event"`
+	Key       string     `db:"key"`
+	Payload   []byte     `db:"payload"`
+	CreatedAt *time.Time `db:"created_at"`
 }
 
 // Position is where the change log stands: events up to Pruned are gone, Head is the
-// newest id (or Pruned when the log is empty).
+// newest id (or Pruned when the log is empty). Ids the log's sequence has not handed
+// out yet (a row written with an id of its own, far ahead) are not in the log until it
+// has: Ahead counts such rows, which no reader sees meanwhile.
 type Position struct {
 	Pruned int64
 	Head   int64
+	Ahead  int64
 }
 
-const positionSQL = `SELECT (SELECT through FROM events_pruned),
-	greatest((SELECT coalesce(max(id), 0) FROM events), (SELECT through FROM events_pruned))`
+// issuedSQL is the highest id the events sequence has handed out. Every row the
+// capture path writes has an id at or below it; rows above it were written with ids of
+// their own, and reading them would make every later id look old.
+// Without a sequence (another capture) there is no such bound.
+const issuedSQL = `(SELECT CASE WHEN seq IS NULL THEN 9223372036854775807
+	ELSE coalesce(pg_sequence_last_value(seq), 0) END
+	FROM (SELECT pg_get_serial_sequence('events', 'id')::regclass AS seq) s)`
+
+const positionSQL = `WITH issued AS (SELECT ` + issuedSQL + ` AS id)
+	SELECT (SELECT through FROM events_pruned),
+	greatest((SELECT coalesce(max(id), 0) FROM events WHERE id <= (SELECT id FROM issued)), (SELECT through FROM events_pruned)),
+	(SELECT count(*) FROM events WHERE id > (SELECT id FROM issued))`
 
 // Position reads the log's bounds in one snapshot.
 func (s *Store) Position(ctx context.Context) (Position, error) {
 	var p Position
-	if err := s.pool.QueryRow(ctx, positionSQL).Scan(&p.Pruned, &p.Head); err != nil {
+	if err := s.pool.QueryRow(ctx, positionSQL).Scan(&p.Pruned, &p.Head, &p.Ahead); err != nil {
 		return p, fmt.Errorf("read event log position: %w", err)
 	}
 	return p, nil
 }
 
-// EventsAfter returns up to limit events with after < id <= through, oldest first.
-// Because event ids become visible in id order (see migrations), a reader that keeps
-// calling EventsAfter with the last id it saw never skips a committed event.
+// MaxBatchBytes bounds the payload bytes one read of the log returns (besides its row
+// limit), so a run of large events cannot make one batch hold hundreds of megabytes.
+// A batch always has at least one event.
+const MaxBatchBytes = 4 << 20
+
+// eventsSQL reads a page of at most $3 rows after $1 through $2 (and at most the ids
+// issued), then keeps the rows that start within $4 bytes of payload. page is how many
+// rows the page had before the byte cut.
+const eventsSQL = `SELECT id, event, key, payload, created_at, page FROM (
+	SELECT *, sum(size) OVER (ORDER BY id) - size AS before, count(*) OVER () AS page FROM (
+		SELECT id, event, key, payload, CASE WHEN isfinite(created_at) THEN created_at END AS created_at,
+			octet_length(payload::text) AS size
+		FROM events WHERE id > $1 AND id <= least($2, ` + issuedSQL + `) ORDER BY id LIMIT $3) rows) sized
+	WHERE before < $4 ORDER BY id`
+
+// EventsAfter returns up to limit events with after < id <= through, oldest first,
+// and at most about MaxBatchBytes of them. Because event ids become visible in id
+// order (see migrations), a reader that keeps calling EventsAfter with the last id it
+// saw never skips a committed event.
 func (s *Store) EventsAfter(ctx context.Context, after, through int64, limit int) ([]Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, event, key, payload, created_at FROM events
-		WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3`, after, through, limit)
+	events, _, err := s.eventsAfter(ctx, after, through, limit)
+	return events, err
+}
+
+// eventsAfter is EventsAfter, also reporting whether it stopped at a bound (the row
+// limit or the byte cap) rather than at the end of the log.
+func (s *Store) eventsAfter(ctx context.Context, after, through int64, limit int) (events []Event, more bool, err error) {
+	rows, err := s.pool.Query(ctx, eventsSQL, after, through, limit, MaxBatchBytes)
 	if err != nil {
-		return nil, fmt.Errorf("read events after %d: %w", after, err)
+		return nil, false, fmt.Errorf("read events after %d: %w", after, err)
 	}
-	events, err := pgx.CollectRows(rows, pgx.RowToStructByName[Event])
+	type pageRow struct {
+		eventRow
+		Page int64 `db:"page"`
+	}
+	read, err := pgx.CollectRows(rows, pgx.RowToStructByName[pageRow])
 	if err != nil {
-		return nil, fmt.Errorf("read events after %d: %w", after, err)
+		return nil, false, fmt.Errorf("read events after %d: %w", after, err)
 	}
-	return events, nil
+	events = make([]Event, len(read))
+	for i, r := range read {
+		events[i] = Event{ID: r.ID, Name: r.Name, Key: r.Key, Payload: r.Payload}
+		if r.CreatedAt != nil {
+			events[i].CreatedAt = *r.CreatedAt
+		}
+	}
+	more = len(read) > 0 && (len(read) >= limit || int64(len(read)) < read[0].Page)
+	return events, more, nil
 }
 
 // Prune deletes events and price ticks older than retention, recording how far the
-// log was cut so resuming clients can tell a gap from a quiet spell.
+// log was cut so resuming clients can tell a gap from a quiet spell. Only rows with a
+// finite time and an issued id count: one row dated -infinity or numbered far ahead
+// must not cut the whole log.
 func (s *Store) Prune(ctx context.Context, retention time.Duration) (events, ticks int64, err error) {
 	cutoff := time.Now().Add(-retention)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var through *int64
-		if err := tx.QueryRow(ctx, `SELECT max(id) FROM events WHERE created_at < $1`, cutoff).Scan(&through); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT max(id) FROM events WHERE created_at < $1 AND isfinite(created_at)
+			AND id <= `+issuedSQL, cutoff).Scan(&through); err != nil {
 			return err
 		}
 		if through != nil {

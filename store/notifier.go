@@ -43,6 +43,8 @@ type Notifier struct {
 	reconnects atomic.Int64
 	fetched    atomic.Int64
 
+	aheadLogged bool // Run's goroutine only
+
 	mu        sync.Mutex
 	connected bool
 	changed   chan struct{} // closed and replaced on every connect or disconnect
@@ -137,14 +139,15 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
 		return false, fmt.Errorf("listen %q: %w", Channel, err)
 	}
-	if err := n.resetIfPruned(ctx); err != nil {
+	if err := n.checkPosition(ctx); err != nil {
 		return false, err
 	}
-	if err := n.catchUp(ctx); err != nil {
+	if _, err := n.catchUp(ctx); err != nil {
 		return false, err
 	}
 	n.setConnected(true)
 	n.logger.Info("listener connected", "channel", Channel, "last_event", n.Last(), "pid", conn.PgConn().PID())
+	var doorbell int64 // the last notification's id: they come in commit order, so in id order
 	for {
 		waitCtx, cancel := context.WithTimeout(ctx, n.Idle)
 		note, err := conn.WaitForNotification(waitCtx)
@@ -163,52 +166,93 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 			return true, fmt.Errorf("wait for notification: %w", err)
 		default:
 			// The payload is the first event id of a committed transaction. If we have
-			// read past it we have read the whole transaction: nothing to do.
+			// read past it we have read the whole transaction: nothing to do, unless it
+			// is below an earlier one: then the log's ids went backwards.
 			if id, perr := strconv.ParseInt(note.Payload, 10, 64); perr == nil && id <= n.Last() {
+				backwards := id <= doorbell
+				doorbell = id
+				if backwards {
+					if err := n.checkPosition(ctx); err != nil {
+						return true, err
+					}
+				}
 				continue
+			} else if perr == nil {
+				doorbell = id
 			}
 		}
-		if err := n.catchUp(ctx); err != nil {
+		read, err := n.catchUp(ctx)
+		if err != nil {
 			return true, err
+		}
+		if read == 0 { // a quiet spell, or ids that went backwards: look
+			if err := n.checkPosition(ctx); err != nil {
+				return true, err
+			}
 		}
 	}
 }
 
-// resetIfPruned covers an instance that was cut off from Postgres for longer than the
-// retention: events after Last were pruned before it could read them. Skipping them
-// would leave every viewer with a silent hole, so it publishes a reset (as a TRUNCATE
-// does) carrying the id the log was cut at; streams answer it with a fresh snapshot.
-func (n *Notifier) resetIfPruned(ctx context.Context) error {
+// checkPosition compares the log's bounds with what has been published, after every
+// connect and whenever a catch-up finds nothing.
+//
+// Pruned above Last covers an instance that was cut off from Postgres for longer than
+// the retention: events after Last were pruned before it could read them. Skipping
+// them would leave every viewer with a silent hole, so it publishes a reset (as a
+// TRUNCATE does) carrying the id the log was cut at; streams answer it with a fresh
+// snapshot.
+//
+// Head below Last means the log's ids went backwards: a restore, a setval, a failover
+// to a replica that had not seen the newest commits. Reading on after Last would skip
+// every new event until the ids passed it again, so it adopts Head and publishes a
+// reset (reason "rewound") with Head's id; the hub takes it though its id is not new.
+func (n *Notifier) checkPosition(ctx context.Context) error {
 	pos, err := n.store.Position(ctx)
 	if err != nil {
 		return err
 	}
-	last := n.Last()
-	if pos.Pruned <= last {
-		return nil
+	if pos.Ahead > 0 && !n.aheadLogged {
+		n.aheadLogged = true
+		n.logger.Warn("the event log has rows with ids its sequence never issued; they are held back until it does",
+			"rows", pos.Ahead, "issued_through", pos.Head)
 	}
-	n.logger.Warn("events were pruned before this instance read them; resetting viewers",
-		"last_event", last, "pruned_through", pos.Pruned)
-	n.last.Store(pos.Pruned)
-	n.publish([]Event{{ID: pos.Pruned, Name: "reset", Payload: []byte(`{"reason":"retention"}`), CreatedAt: time.Now()}})
+	last := n.Last()
+	switch {
+	case pos.Pruned > last:
+		n.logger.Warn("events were pruned before this instance read them; resetting viewers",
+			"last_event", last, "pruned_through", pos.Pruned)
+		n.reset(pos.Pruned, "retention")
+	case pos.Head < last:
+		n.logger.Warn("the event log's ids went backwards (restore, setval or failover); resetting viewers",
+			"last_event", last, "head", pos.Head)
+		n.reset(pos.Head, "rewound")
+	}
 	return nil
 }
 
-// catchUp publishes every event after Last, a batch per query.
-func (n *Notifier) catchUp(ctx context.Context) error {
+// reset moves Last to id and publishes a reset event there.
+func (n *Notifier) reset(id int64, reason string) {
+	n.last.Store(id)
+	n.publish([]Event{{ID: id, Name: "reset", Payload: []byte(`{"reason":"` + reason + `"}`), CreatedAt: time.Now()}})
+}
+
+// catchUp publishes every event after Last, a batch (bounded in rows and in bytes) per
+// query, and reports how many it read.
+func (n *Notifier) catchUp(ctx context.Context) (read int, err error) {
 	for {
-		events, err := n.store.EventsAfter(ctx, n.Last(), maxEventID, n.Batch)
+		events, more, err := n.store.eventsAfter(ctx, n.Last(), maxEventID, n.Batch)
 		if err != nil {
-			return err
+			return read, err
 		}
 		if len(events) == 0 {
-			return nil
+			return read, nil
 		}
+		read += len(events)
 		n.fetched.Add(int64(len(events)))
 		n.last.Store(events[len(events)-1].ID)
 		n.publish(events)
-		if len(events) < n.Batch {
-			return nil
+		if !more {
+			return read, nil
 		}
 	}
 }
