@@ -54,6 +54,15 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION tickerboard_staged() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('tickerboard.staged', true), '') = '' THEN
+        PERFORM set_config('tickerboard.staged', 'yes', true);
+        INSERT INTO events_commit (txid) VALUES (pg_current_xact_id());
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION tickerboard_flush() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     first_id bigint;

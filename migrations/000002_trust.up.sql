@@ -75,6 +75,15 @@ BEGIN
 END
 $$;
 
+-- tickerboard_staged arranges, once per transaction, for the staged events to be
+-- flushed at commit. It asks the commit queue itself rather than a setting, which any
+-- session could set to make its changes skip the log.
+CREATE OR REPLACE FUNCTION tickerboard_staged() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO events_commit (txid) VALUES (pg_current_xact_id()) ON CONFLICT (txid) DO NOTHING;
+END
+$$;
+
 -- The flush. Ids: the flush assigns them itself, under the ordering lock, above the
 -- highest id ever handed out — the log's max (a row written far ahead), the pruned
 -- mark and the sequence (which a REPEATABLE READ snapshot cannot miss) — then moves
@@ -124,7 +133,6 @@ BEGIN
         PERFORM setval('events_id_seq', base + n);
     END IF;
     DELETE FROM events_commit WHERE txid = NEW.txid;
-    PERFORM set_config('tickerboard.staged', '', true);
     IF n > 0 THEN
         PERFORM pg_notify('tickerboard', (base + 1)::text);
     END IF;
@@ -362,14 +370,16 @@ CREATE TRIGGER scores_emit_update AFTER UPDATE ON scores
     REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION scores_stage();
 
--- TRUNCATE fires no row triggers: tell every viewer to start over from a snapshot,
--- once per statement (TRUNCATE games CASCADE truncates scores too).
+-- TRUNCATE fires no row triggers: tell every viewer to start over from a snapshot.
+-- A reset right after a reset adds nothing, so TRUNCATE games CASCADE (which empties
+-- scores too) sends one.
 CREATE OR REPLACE FUNCTION tables_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF current_setting('tickerboard.truncated', true) IS DISTINCT FROM statement_timestamp()::text THEN
-        PERFORM set_config('tickerboard.truncated', statement_timestamp()::text, true);
-        PERFORM tickerboard_emit('reset', TG_TABLE_NAME, jsonb_build_object('reason', 'truncate', 'table', TG_TABLE_NAME));
+    PERFORM tickerboard_pending();
+    IF coalesce((SELECT p.event = 'reset' FROM pg_temp.tickerboard_pending p ORDER BY p.seq DESC LIMIT 1), false) THEN
+        RETURN NULL;
     END IF;
+    PERFORM tickerboard_emit('reset', TG_TABLE_NAME, jsonb_build_object('reason', 'truncate', 'table', TG_TABLE_NAME));
     RETURN NULL;
 END
 $$;

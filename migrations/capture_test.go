@@ -322,6 +322,13 @@ TRUNCATE scores;`, []wantEvent{
 			{"reset", "", map[string]any{"reason": "maintenance"}},
 		}, 0},
 		{`SELECT tickerboard_emit('note-1', 'k', '{}');`, []wantEvent{{"note-1", "k", nil}}, 0},
+		// Settings a session can forge do not make its changes skip the log.
+		{`SELECT set_config('tickerboard.staged', 'yes', false), set_config('tickerboard.truncated', statement_timestamp()::text, false);
+INSERT INTO quotes (symbol, price) VALUES ('SET', 1);
+TRUNCATE quotes CASCADE;`, []wantEvent{
+			{"price", "SET", map[string]any{"price": 1.0}},
+			{"reset", "quotes", map[string]any{"reason": "truncate"}},
+		}, 0},
 	}
 	for _, s := range steps {
 		mustPsql(t, writer, s.sql)

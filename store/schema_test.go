@@ -38,6 +38,33 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	}
 }
 
+// 000002's down migration gives back 000001's capture: no function runs with its
+// owner's rights or a fixed setting, no new trigger or CHECK is left behind.
+func TestMigrationDownRestores000001(t *testing.T) {
+	st, url := testdb.Open(t)
+	if v, err := st.Migrate("down"); err != nil || v != 1 {
+		t.Fatalf("migrate down to 000001: %d, %v", v, err)
+	}
+	var left string
+	err := st.Pool().QueryRow(context.Background(), `SELECT concat_ws(' ',
+		(SELECT string_agg(proname, ',') FROM pg_proc
+		 WHERE pronamespace = current_schema()::regnamespace AND (prosecdef OR proconfig IS NOT NULL)),
+		(SELECT string_agg(conname, ',') FROM pg_constraint WHERE conname LIKE '%\_finite'
+		 OR conname IN ('events_name_format', 'events_key_format', 'events_created_at_finite', 'events_payload_size')),
+		(SELECT string_agg(tgname, ',') FROM pg_trigger
+		 WHERE tgname IN ('events_capture_only', 'scores_truncated', 'scores_emit_update', 'scores_tally_update', 'scores_check_update')))`).Scan(&left)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left != "" {
+		t.Fatalf("left after migrating down: %s", left)
+	}
+	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('ACME', 1); INSERT INTO events (event, payload) VALUES ('note', '{}')`)
+	if got := events(t, st, 0); len(got) != 2 || got[0].Name != "note" || got[1].Name != "price" {
+		t.Fatalf("log under 000001 after migrating down: %v", got)
+	}
+}
+
 // A database from before 000002 migrates forward: rows the log can never deliver and
 // NaN quotes are removed (the quote with a deleted event), and afterwards ids continue
 // above everything, even the far-ahead row 000001 let anyone write.
