@@ -96,7 +96,8 @@ func (st *stream) serve(ctx context.Context, resume int64, resuming bool) (err e
 	seq, last := st.srv.hub.position()
 	st.seq = seq
 	// The retry field leads the first frame: a block of its own would be an empty
-	// event to some clients. A resume with nothing to send yet gets a heartbeat to lead.
+	// event to some clients. A resume with nothing to send yet leaves it to follow,
+	// whose first frames, or first heartbeat, carry it.
 	st.buf = appendRetry(st.buf, cfg.Retry.Milliseconds())
 	lead := len(st.buf)
 	if resuming {
@@ -107,11 +108,10 @@ func (st *stream) serve(ctx context.Context, resume int64, resuming bool) (err e
 	if err != nil {
 		return err
 	}
-	if len(st.buf) == lead {
-		st.buf = st.heartbeat(st.buf)
-	}
-	if err := st.flush(); err != nil {
-		return err
+	if len(st.buf) > lead {
+		if err := st.flush(); err != nil {
+			return err
+		}
 	}
 	return st.follow()
 }
@@ -145,6 +145,12 @@ func (st *stream) follow() error {
 			}
 			continue
 		case len(frames) == 0:
+			if len(st.buf) > 0 { // only the retry of a resume that had nothing to send
+				st.buf = st.heartbeat(st.buf)
+				if err := st.flush(); err != nil {
+					return err
+				}
+			}
 			st.current = true
 			if st.park() {
 				return errParked

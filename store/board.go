@@ -39,7 +39,7 @@ type Snapshot struct {
 func (s *Store) Snapshot(ctx context.Context, f Filter) (Snapshot, error) {
 	var snap Snapshot
 	err := s.pool.QueryRow(ctx, `
-WITH head AS (SELECT greatest((SELECT coalesce(max(id), 0) FROM events), (SELECT through FROM events_pruned)) AS id),
+WITH head AS (SELECT greatest((SELECT coalesce(max(id), 0) FROM events WHERE id <= `+issuedSQL+`), (SELECT through FROM events_pruned)) AS id),
 q AS (SELECT quote_json(q) AS j, q.symbol FROM quotes q
       WHERE $3 AND ($1::text[] IS NULL OR q.symbol = ANY($1)) ORDER BY q.symbol LIMIT $5),
 g AS (SELECT * FROM (

@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("database ready", "schema_version", version, "last_event", pos.Head)
 
-	hub := api.NewHub(pos.Head, ringSize)
+	hub := api.NewHub(pos.Head, ringSize, api.WithLogger(logger))
 	notifier := store.NewNotifier(st, pos.Head, hub.Publish, logger)
 	leader := store.NewLeader(st, logger)
 	static, err := fs.Sub(frontend.Files, "static")
