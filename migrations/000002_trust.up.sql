@@ -433,7 +433,11 @@ BEGIN
         END;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'tickerboard_writer') THEN
-        EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO tickerboard_writer', current_database());
+        BEGIN
+            EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO tickerboard_writer', current_database());
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE NOTICE 'CONNECT and TEMPORARY on database % not granted to tickerboard_writer: % does not own it (PUBLIC has both by default)', current_database(), current_user;
+        END;
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO tickerboard_writer', current_schema());
         GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON quotes, games, scores TO tickerboard_writer;
         -- TRUNCATE quotes CASCADE empties price_ticks too, which needs its own right.
