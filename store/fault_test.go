@@ -171,3 +171,96 @@ func TestNotifierResetsAfterMissingPrunedEvents(t *testing.T) {
 	}
 	assertExactlyOnce(t, got[1:], after)
 }
+
+// openLog removes the events table's CHECKs and guard triggers, so a test can write
+// what a superuser, an old row or another capture could.
+func openLog(t *testing.T, db string) {
+	t.Helper()
+	testdb.Exec(t, db, `DO $$ DECLARE c text; BEGIN
+		FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype = 'c' LOOP
+			EXECUTE format('ALTER TABLE events DROP CONSTRAINT %I', c);
+		END LOOP; END $$;
+		ALTER TABLE events DISABLE TRIGGER USER`)
+}
+
+// Rows dated ±infinity (which pgx cannot put in a time.Time) and multi-megabyte
+// payloads do not stall the notifier: every row is published, in order, the odd times
+// as zero, and no read goes on past its byte cap.
+func TestNotifierReadsHostileRows(t *testing.T) {
+	st, db := testdb.Open(t)
+	n, c := startNotifier(t, st)
+	from := n.Last()
+	openLog(t, db)
+	testdb.Exec(t, db, `INSERT INTO quotes (symbol, price) VALUES ('AAPL', 1)`)
+	testdb.Exec(t, db, `INSERT INTO events (event, key, payload, created_at) VALUES
+		('price', 'INF', '{}', 'infinity'), ('price', 'NEGINF', '{}', '-infinity');
+		SELECT pg_notify('tickerboard', '')`)
+	testdb.Exec(t, db, `INSERT INTO events (event, key, payload)
+		SELECT 'price', 'BIG' || i, jsonb_build_object('s', repeat('x', 3000000)) FROM generate_series(1, 4) i;
+		SELECT pg_notify('tickerboard', '')`)
+	testdb.Exec(t, db, `UPDATE quotes SET price = 2`)
+	head := headID(t, st)
+	evs := c.waitFor(t, head)
+	want := logSince(t, st, from)
+	assertExactlyOnce(t, evs, want)
+	if len(want) != 8 {
+		t.Fatalf("log has %d events after %d, want 8", len(want), from)
+	}
+	for _, e := range evs {
+		if (e.Key == "INF" || e.Key == "NEGINF") != e.CreatedAt.IsZero() {
+			t.Fatalf("event %d (%s) created at %v", e.ID, e.Key, e.CreatedAt)
+		}
+	}
+	c.mu.Lock()
+	over := c.overBytes
+	c.mu.Unlock()
+	if over > 0 {
+		t.Fatalf("%d batches went on past store.MaxBatchBytes", over)
+	}
+	if pos, err := st.Position(context.Background()); err != nil || pos.Head != head || n.Last() != head {
+		t.Fatalf("position %+v (%v), notifier at %d, want %d", pos, err, n.Last(), head)
+	}
+}
+
+// When the log's ids go backwards (a restore from a backup: fewer events, the sequence
+// set back) the notifier adopts the new head and publishes a reset, reason rewound, at
+// it; the events after it are published as usual.
+func TestNotifierRewound(t *testing.T) {
+	st, db := testdb.Open(t)
+	n, c := startNotifier(t, st)
+	testdb.Exec(t, db, `INSERT INTO quotes (symbol, price) SELECT 'S' || i, 1 FROM generate_series(1, 10) i`)
+	old := headID(t, st)
+	c.waitFor(t, old)
+	back := old - 5
+	testdb.Exec(t, db, `DELETE FROM events WHERE id > $1`, back)
+	testdb.Exec(t, db, `SELECT setval(pg_get_serial_sequence('events', 'id'), $1)`, back)
+	testdb.Exec(t, db, `UPDATE quotes SET price = 2 WHERE symbol = 'S1'`)
+	testdb.Exec(t, db, `UPDATE quotes SET price = 3 WHERE symbol = 'S1'`)
+	head := headID(t, st)
+	if head > old {
+		t.Fatalf("head %d after the rewind, above %d", head, old)
+	}
+	timeout := time.After(30 * time.Second)
+	for {
+		c.mu.Lock()
+		evs, changed := c.events, c.changed
+		c.mu.Unlock()
+		var tail []string
+		for _, e := range evs {
+			if e.Name == "reset" || e.ID > back && len(tail) > 0 {
+				tail = append(tail, e.Name+":"+string(e.Payload))
+			}
+		}
+		if n.Last() == head && len(tail) > 0 {
+			if tail[0] != `reset:{"reason":"rewound"}` || len(tail) > 2 {
+				t.Fatalf("after the rewind the notifier published %v", tail)
+			}
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("notifier at %d, head %d: no rewind noticed", n.Last(), head)
+		}
+	}
+}

@@ -23,6 +23,9 @@ type collector struct {
 	mu      sync.Mutex
 	events  []store.Event
 	changed chan struct{}
+	// overBytes counts batches whose events but the last already held
+	// store.MaxBatchBytes of payload: a read that went on past its byte cap.
+	overBytes int
 }
 
 func newCollector() *collector { return &collector{changed: make(chan struct{})} }
@@ -31,6 +34,13 @@ func (c *collector) publish(evs []store.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.events = append(c.events, evs...)
+	size := 0
+	for _, e := range evs[:len(evs)-1] {
+		size += len(e.Payload)
+	}
+	if size >= store.MaxBatchBytes {
+		c.overBytes++
+	}
 	close(c.changed)
 	c.changed = make(chan struct{})
 }
