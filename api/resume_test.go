@@ -215,6 +215,13 @@ func TestResumeBoundaries(t *testing.T) {
 			c.then(s)
 		}
 	}
+	// An id that is no id at all is one the log never had (a 400 would stop EventSource).
+	for _, bad := range []string{"garbage", "-5"} {
+		s := e.raw(t, bad)
+		if got := []string{label(t, s.next()), label(t, s.next())}; fmt.Sprint(got) != "[reset:unknown-id snapshot]" {
+			t.Fatalf("Last-Event-ID %q: got %v", bad, got)
+		}
+	}
 	if !strings.Contains(fmt.Sprint(e.hub.Skipped()), "order:0") {
 		t.Fatalf("skipped %v: the rewind's reset was taken for an event out of order", e.hub.Skipped())
 	}
