@@ -68,12 +68,15 @@ func (s *Store) Position(ctx context.Context) (Position, error) {
 const MaxBatchBytes = 4 << 20
 
 // eventsSQL reads a page of at most $3 rows after $1 through $2 (and at most the ids
-// issued), then keeps the rows that start within $4 bytes of payload. page is how many
-// rows the page had before the byte cut.
-const eventsSQL = `SELECT id, event, key, payload, created_at, page FROM (
-	SELECT *, sum(size) OVER (ORDER BY id) - size AS before, count(*) OVER () AS page FROM (
+// issued), then keeps the rows that start within $4 bytes of payload. size is what
+// each row counted for: when the rows kept add up to less than $4, none was cut. A
+// payload's size is its stored size unless it is stored compressed (only then is it
+// measured as text, which costs more).
+const eventsSQL = `SELECT id, event, key, payload, created_at, size FROM (
+	SELECT *, sum(size) OVER (ORDER BY id) - size AS before FROM (
 		SELECT id, event, key, payload, CASE WHEN isfinite(created_at) THEN created_at END AS created_at,
-			octet_length(payload::text) AS size
+			CASE WHEN pg_column_compression(payload) IS NULL THEN pg_column_size(payload)
+				ELSE octet_length(payload::text) END AS size
 		FROM events WHERE id > $1 AND id <= least($2, ` + issuedSQL + `) ORDER BY id LIMIT $3) rows) sized
 	WHERE before < $4 ORDER BY id`
 
@@ -95,20 +98,22 @@ func (s *Store) eventsAfter(ctx context.Context, after, through int64, limit int
 	}
 	type pageRow struct {
 		eventRow
-		Page int64 `db:"page"`
+		Size int64 `db:"size"`
 	}
 	read, err := pgx.CollectRows(rows, pgx.RowToStructByName[pageRow])
 	if err != nil {
 		return nil, false, fmt.Errorf("read events after %d: %w", after, err)
 	}
 	events = make([]Event, len(read))
+	var size int64
 	for i, r := range read {
+		size += r.Size
 		events[i] = Event{ID: r.ID, Name: r.Name, Key: r.Key, Payload: r.Payload}
 		if r.CreatedAt != nil {
 			events[i].CreatedAt = *r.CreatedAt
 		}
 	}
-	more = len(read) > 0 && (len(read) >= limit || int64(len(read)) < read[0].Page)
+	more = len(read) > 0 && (len(read) >= limit || size >= MaxBatchBytes)
 	return events, more, nil
 }
 
