@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tickerboard/tickerboard/frontend"
 	"github.com/tickerboard/tickerboard/internal/testdb"
 )
 
@@ -75,5 +80,61 @@ func TestBrowserWaitsForAFullServer(t *testing.T) {
 		document.querySelectorAll('#quotes tbody tr').length === 3`)
 	if msg := eval[string](page, `document.querySelector('#status [data-field="error"]').textContent`); msg != "" {
 		t.Errorf("the busy message %q is still shown on a live board", msg)
+	}
+}
+
+// A stream that drops between the parts of a snapshot leaves the page with nothing
+// half-loaded: the first part had no id, so the browser reconnects without a
+// Last-Event-ID, the pending part is dropped, and the board is the next whole snapshot.
+func TestBrowserDropsAHalfSnapshot(t *testing.T) {
+	quote := func(symbol string, price float64) string {
+		return fmt.Sprintf(`{"symbol":%q,"name":"%s Corp.","price":%.2f,"prev_close":%.2f,"day_open":null,"day_high":%.2f,"day_low":%.2f,"volume":1,"updated_at":"2026-12-01T10:00:00.000000+00:00","change":0,"change_pct":0}`,
+			symbol, symbol, price, price, price, price)
+	}
+	part := func(id string, i, n int, quotes ...string) string {
+		if id != "" {
+			id = "id: " + id + "\n"
+		}
+		return fmt.Sprintf("%sevent: snapshot\ndata: {\"id\":7,\"part\":%d,\"parts\":%d,\"quotes\":[%s],\"games\":[],\"plays\":[]}\n\n",
+			id, i, n, strings.Join(quotes, ","))
+	}
+	lastIDs := make(chan string, 8)
+	static, err := fs.Sub(frontend.Files, "static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServerFS(static))
+	var connections atomic.Int32
+	stop := make(chan struct{})
+	mux.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
+		lastIDs <- r.Header.Get("Last-Event-ID")
+		w.Header().Set("Content-Type", "text/event-stream")
+		if connections.Add(1) == 1 {
+			fmt.Fprint(w, "retry: 100\n"+part("", 1, 2, quote("OLD", 1))) // and the connection drops
+			return
+		}
+		fmt.Fprint(w, "retry: 100\n"+part("", 1, 2, quote("AAA", 2))+part("7", 2, 2, quote("BBB", 3)))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close) // after the browser's cleanup, and after stop
+	t.Cleanup(func() { close(stop) })
+
+	page := newTab(t, newBrowser(t), "", withoutSharedWorker)
+	page.open(srv.URL + "/")
+	rows := eval[[]string](page, `[...document.querySelectorAll('#quotes tbody tr')].map((tr) => tr.dataset.symbol)`)
+	wantEqual(t, "rows", rows, []string{"AAA", "BBB"})
+	if s := stats(page); s.Snapshots != 1 {
+		t.Errorf("page stats %+v, want one snapshot (the whole one)", s)
+	}
+	for i := range 2 { // both requests have been made: the page has the second's board
+		if id := <-lastIDs; id != "" {
+			t.Errorf("request %d had Last-Event-ID %q: a part before the last must set no id", i+1, id)
+		}
 	}
 }
