@@ -97,5 +97,6 @@ function info() {
     tabs: ports.size,
     state: feed.state,
     lastId: feed.board.id,
+    lastMessageAt: feed.lastMessageAt, // Date.now() of the last event or heartbeat
   }));
 }

@@ -31,7 +31,9 @@ function connectDirect(url, onMessage) {
       feed.unsubscribe(fn);
       feed.stop();
     },
-    info: async () => [{ url: feed.url, tabs: 1, state: feed.state, lastId: feed.board.id }],
+    info: async () => [
+      { url: feed.url, tabs: 1, state: feed.state, lastId: feed.board.id, lastMessageAt: feed.lastMessageAt },
+    ],
   };
 }
 
