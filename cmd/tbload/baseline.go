@@ -89,15 +89,17 @@ func (b *broadcaster) snapshotLocked() []byte {
 	}
 	snap := struct {
 		ID     int64   `json:"id"`
+		Part   int     `json:"part"`
+		Parts  int     `json:"parts"`
 		Quotes []quote `json:"quotes"`
 		Games  []any   `json:"games"`
 		Plays  []any   `json:"plays"`
-	}{ID: b.nextID, Games: []any{}, Plays: []any{}}
+	}{ID: b.nextID, Part: 1, Parts: 1, Games: []any{}, Plays: []any{}} // one part: the load tool's boards are small
 	for i, v := range b.volumes {
 		snap.Quotes = append(snap.Quotes, quote{symbolName(i), v})
 	}
 	data, _ := json.Marshal(snap)
-	out := []byte("retry: 2000\n\nid: " + strconv.FormatInt(b.nextID, 10) + "\nevent: snapshot\ndata: ")
+	out := []byte("retry: 2000\nid: " + strconv.FormatInt(b.nextID, 10) + "\nevent: snapshot\ndata: ")
 	out = append(out, data...)
 	return append(out, "\n\n"...)
 }
