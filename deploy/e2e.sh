@@ -116,7 +116,7 @@ main() {
 	local game out
 	# The README's command word for word: it scores in the first live game of the
 	# feeds (run before the e2e's own game exists, which must keep its own score).
-	out=$(dc exec -T db "${PSQL[@]}" \
+	out=$(dc exec -T db psql -U tickerboard_writer -d tickerboard \
 		-c "INSERT INTO scores (game_id, team, points) VALUES ((SELECT min(id) FROM games WHERE status = 'live'), 'home', 3);" 2>&1) ||
 		die "the README's psql command failed: $out"
 	[[ $out == "INSERT 0 1" ]] || die "the README's psql command said ${out@Q}"
