@@ -68,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	stream := api.DefaultStreamConfig
+	stream.Heartbeat = cfg.heartbeat
 	handler := api.NewServer(api.Deps{
 		Board:  st,
 		Hub:    hub,
@@ -79,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 		Gauges: api.Gauges{EventsRead: notifier.Fetched, Reconnects: notifier.Reconnects, Leading: leader.Leading,
 			Locks: store.NewLockWatch(st, logger).Holders},
-		Stream: api.DefaultStreamConfig,
+		Stream: stream,
 		Limits: api.Limits{MaxStreams: cfg.maxStreams, MaxStreamsPerIP: cfg.maxPerIP},
 		Access: cfg.access,
 	})
