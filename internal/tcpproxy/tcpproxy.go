@@ -1,7 +1,9 @@
 // Package tcpproxy is a TCP proxy for tests that must take a network path away and
 // give it back: point a client (the server's DATABASE_URL) at the proxy, then Cut it to
 // play "the database is down" and Restore it to play "the database is back", while the
-// test itself still talks to the real server directly.
+// test itself still talks to the real server directly. Stall plays the worse failure, a
+// path that goes quiet without a FIN or a reset (a laptop asleep, a NAT that forgot the
+// flow): connections stay open and no byte passes until Heal.
 package tcpproxy
 
 import (
@@ -21,10 +23,12 @@ type Proxy struct {
 	target string
 	ln     net.Listener
 
-	mu     sync.Mutex
-	cut    bool
-	conns  map[net.Conn]struct{} // both ends of every open pair
-	closed bool
+	mu      sync.Mutex
+	cut     bool
+	stalled bool
+	wake    chan struct{}         // closed and replaced when stalled pipes must look again
+	conns   map[net.Conn]struct{} // both ends of every open pair
+	closed  bool
 
 	accepted atomic.Int64
 	refused  atomic.Int64
@@ -37,7 +41,7 @@ func Listen(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tcpproxy: listen: %w", err)
 	}
-	p := &Proxy{target: target, ln: ln, conns: make(map[net.Conn]struct{})}
+	p := &Proxy{target: target, ln: ln, conns: make(map[net.Conn]struct{}), wake: make(chan struct{})}
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
@@ -88,6 +92,50 @@ func (p *Proxy) Cut() {
 		reset(c)
 	}
 	clear(p.conns)
+	p.broadcast()
+}
+
+// Stall stops every byte in both directions, on open connections and new ones, without
+// closing anything: peers see neither an error nor an end, only silence, as on a path
+// that died quietly. Bytes already read are held and delivered on Heal, as TCP would
+// retransmit them.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = true
+}
+
+// Heal ends a Stall: held and new bytes flow again on every connection still open.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = false
+	p.broadcast()
+}
+
+// broadcast wakes every pipe waiting out a stall so it looks at the proxy again.
+// p.mu must be held.
+func (p *Proxy) broadcast() {
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+// flowing waits while the proxy is stalled. It reports false if dst was closed by Cut
+// or Close meanwhile, so the pipe gives up.
+func (p *Proxy) flowing(dst net.Conn) bool {
+	for {
+		p.mu.Lock()
+		_, open := p.conns[dst]
+		stalled, wake := p.stalled, p.wake
+		p.mu.Unlock()
+		if !open {
+			return false
+		}
+		if !stalled {
+			return true
+		}
+		<-wake
+	}
 }
 
 // Restore lets connections through again. Connections cut before stay dead, as after a
@@ -106,6 +154,7 @@ func (p *Proxy) Close() error {
 		reset(c)
 	}
 	clear(p.conns)
+	p.broadcast()
 	p.mu.Unlock()
 	err := p.ln.Close()
 	p.wg.Wait()
@@ -159,10 +208,12 @@ func (p *Proxy) forward(client net.Conn) {
 
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		io.Copy(dst, src)
-		// Pass a clean end on (the peer sees EOF, as with a direct connection).
-		if tc, ok := dst.(*net.TCPConn); ok {
-			tc.CloseWrite()
+		// Pass a clean end on (the peer sees EOF, as with a direct connection), but not
+		// through a stall: a quiet path carries no FIN either.
+		if p.copy(dst, src) && p.flowing(dst) {
+			if tc, ok := dst.(*net.TCPConn); ok {
+				tc.CloseWrite()
+			}
 		}
 		done <- struct{}{}
 	}
@@ -176,6 +227,26 @@ func (p *Proxy) forward(client net.Conn) {
 	p.mu.Unlock()
 	client.Close()
 	server.Close()
+}
+
+// copy is io.Copy that holds each chunk while the proxy is stalled. It reports whether
+// src ended cleanly (EOF) with everything passed on.
+func (p *Proxy) copy(dst, src net.Conn) bool {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !p.flowing(dst) {
+				return false
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return false
+			}
+		}
+		if err != nil {
+			return errors.Is(err, io.EOF)
+		}
+	}
 }
 
 // reset closes c with an RST rather than a FIN, so the peer fails at once, as when a

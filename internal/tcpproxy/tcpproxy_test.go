@@ -2,9 +2,12 @@ package tcpproxy_test
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
+	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -98,5 +101,109 @@ func TestProxyForwardsCutsAndRestores(t *testing.T) {
 	before.Close()
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// silent reports whether c reads nothing for d: no byte, no EOF, no reset. The wait is
+// the point: a stalled path is one that says nothing for a while.
+func silent(t *testing.T, c net.Conn, d time.Duration) bool {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(d))
+	defer c.SetReadDeadline(time.Time{})
+	var b [1]byte
+	_, err := c.Read(b[:])
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestProxyStallsAndHeals(t *testing.T) {
+	ended := make(chan struct{}, 4) // the target saw a connection end
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				io.Copy(c, c)
+				ended <- struct{}{}
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	p, err := tcpproxy.Listen(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	before, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	r := bufio.NewReader(before)
+	if _, err := io.WriteString(before, "hello\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.ReadString('\n'); got != "hello\n" || err != nil {
+		t.Fatalf("through the proxy: %q, %v", got, err)
+	}
+	quitter, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p.Stall()
+	if _, err := io.WriteString(before, "held\n"); err != nil {
+		t.Fatalf("a write into a stalled path fails at once: %v", err)
+	}
+	if !silent(t, before, 300*time.Millisecond) {
+		t.Fatal("an open connection heard something (a byte, an end or a reset) through a stall")
+	}
+	during, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatalf("a new connection during a stall is refused: %v", err)
+	}
+	defer during.Close()
+	io.WriteString(during, "late\n")
+	if !silent(t, during, 100*time.Millisecond) {
+		t.Fatal("a connection made during the stall heard something")
+	}
+	quitter.Close() // its FIN must wait for the path too
+	select {
+	case <-ended:
+		t.Fatal("the target saw a client's end through a stall")
+	case <-time.After(200 * time.Millisecond): // proving silence takes waiting
+	}
+
+	p.Heal()
+	if got, err := r.ReadString('\n'); got != "held\n" || err != nil {
+		t.Fatalf("after heal, the held line: %q, %v", got, err)
+	}
+	if got, err := bufio.NewReader(during).ReadString('\n'); got != "late\n" || err != nil {
+		t.Fatalf("after heal, the connection made during the stall: %q, %v", got, err)
+	}
+	select {
+	case <-ended: // the quitter's end passed once the path healed
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client's end never reached the target after heal")
+	}
+
+	// A cut during a stall still ends everything at once.
+	p.Stall()
+	p.Cut()
+	if silent(t, before, time.Second) {
+		t.Fatal("a connection cut during a stall did not fail")
 	}
 }
