@@ -18,7 +18,13 @@ type Gauges struct {
 	// Locks lists who holds or waits for the ordering and leader locks, asked at
 	// scrape time (store.LockWatch.Holders).
 	Locks func(context.Context) ([]store.LockHolder, error)
+	// Build labels tickerboard_build_info, so a dashboard shows which build each
+	// instance runs; without a Version there is no such metric.
+	Build BuildInfo
 }
+
+// BuildInfo is the binary's version, the Go toolchain that built it and its commit.
+type BuildInfo struct{ Version, GoVersion, Revision string }
 
 // metrics is one server's instruments, in its own registry so several servers can run
 // in one process (as the tests do).
@@ -71,6 +77,12 @@ func newMetrics(g Gauges) *metrics {
 	}
 	if g.Locks != nil {
 		reg.MustRegister(lockCollector{holders: g.Locks})
+	}
+	if g.Build.Version != "" {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickerboard_build_info",
+			Help: "Always 1; the labels say which build this instance runs.", ConstLabels: prometheus.Labels{
+				"version": g.Build.Version, "goversion": g.Build.GoVersion, "revision": g.Build.Revision}},
+			func() float64 { return 1 }))
 	}
 	if g.Leading != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickerboard_leader",

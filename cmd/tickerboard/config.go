@@ -31,6 +31,7 @@ type config struct {
 	maxPerIP    int
 	heartbeat   time.Duration
 	logLevel    string
+	logFormat   string
 	access      api.Access
 	feedOpts    feeds.Options
 }
@@ -72,6 +73,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	proxies := fs.String("trusted-proxies", getenv("TICKERBOARD_TRUSTED_PROXIES"), "comma-separated addresses or CIDRs of reverse proxies whose X-Real-IP/X-Forwarded-For give the client address for per-address limits; empty trusts none (env TICKERBOARD_TRUSTED_PROXIES)")
 	oldTrust := fs.Bool("trust-proxy", false, "removed: use -trusted-proxies")
 	fs.StringVar(&c.logLevel, "log-level", env("TICKERBOARD_LOG_LEVEL", "info"), "debug, info, warn or error (env TICKERBOARD_LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", env("TICKERBOARD_LOG_FORMAT", "text"), "text, or json for log shippers (env TICKERBOARD_LOG_FORMAT)")
 	c.feedOpts.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -95,6 +97,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.access.CORSOrigins, err = parseOrigins(*origins); err != nil {
 		return nil, err
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return nil, fmt.Errorf("-log-format %q: want text or json", c.logFormat)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -32,16 +32,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runMigrate(ctx, args[1:], getenv, stdout, stderr)
 		case "healthcheck":
 			return runHealthcheck(ctx, args[1:], getenv, stderr)
+		case "version":
+			return runVersion(args[1:], stdout)
 		}
 	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(cfg.logLevel, stderr)
+	logger, err := newLogger(cfg.logLevel, cfg.logFormat, stderr)
 	if err != nil {
 		return err
 	}
+	build := currentBuild()
+	logger.Info("starting", "version", build.Version, "goversion", build.GoVersion, "revision", build.Revision)
 
 	if err := store.EnsureDatabase(ctx, cfg.databaseURL); err != nil {
 		return err
@@ -80,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return connected
 		},
 		Gauges: api.Gauges{EventsRead: notifier.Fetched, Reconnects: notifier.Reconnects, Leading: leader.Leading,
-			Locks: store.NewLockWatch(st, logger).Holders},
+			Locks: store.NewLockWatch(st, logger).Holders, Build: api.BuildInfo(build)},
 		Stream: stream,
 		Limits: api.Limits{MaxStreams: cfg.maxStreams, MaxStreamsPerIP: cfg.maxPerIP},
 		Access: cfg.access,
@@ -153,14 +157,6 @@ func prune(ctx context.Context, st *store.Store, retention, every time.Duration,
 		case <-tick.C:
 		}
 	}
-}
-
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
 // displayAddr is the address to print: the configured host (0.0.0.0 stays 0.0.0.0,
