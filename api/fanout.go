@@ -102,6 +102,7 @@ func (f *fanout) park(st *stream) bool {
 		return false
 	}
 	st.parked = true
+	st.srv.metrics.parked.Inc()
 	st.slot = len(sh.streams)
 	sh.streams = append(sh.streams, st)
 	sh.mu.Unlock()
@@ -111,6 +112,7 @@ func (f *fanout) park(st *stream) bool {
 
 // drain gives a stream that left its shard a goroutine of its own.
 func (f *fanout) drain(st *stream) {
+	st.srv.metrics.drains.Inc()
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
@@ -137,6 +139,7 @@ func (f *fanout) close() {
 		sh.streams = nil
 		for _, st := range streams {
 			st.parked = false
+			st.srv.metrics.parked.Dec()
 		}
 		sh.mu.Unlock()
 		wg.Add(1)
@@ -403,6 +406,7 @@ func (sh *shard) leave(st *stream, err error) {
 	sh.streams[len(sh.streams)-1] = nil
 	sh.streams = sh.streams[:len(sh.streams)-1]
 	st.parked = false
+	st.srv.metrics.parked.Dec()
 	if err != nil {
 		st.finish(err)
 		return
@@ -423,5 +427,6 @@ func (sh *shard) remove(st *stream) bool {
 	sh.streams[len(sh.streams)-1] = nil
 	sh.streams = sh.streams[:len(sh.streams)-1]
 	st.parked = false
+	st.srv.metrics.parked.Dec()
 	return true
 }

@@ -51,6 +51,12 @@ func unconflated() api.StreamConfig {
 
 func newFaultEnv(t *testing.T, ring int, cfg api.StreamConfig) *faultEnv {
 	t.Helper()
+	return newFaultEnvWith(t, ring, cfg, nil)
+}
+
+// newFaultEnvWith is newFaultEnv with a chance to adjust the notifier further.
+func newFaultEnvWith(t *testing.T, ring int, cfg api.StreamConfig, adjust func(*store.Notifier)) *faultEnv {
+	t.Helper()
 	st, dbURL := testdb.Open(t)
 	proxy, viaProxy, err := tcpproxy.ListenFor(dbURL)
 	if err != nil {
@@ -61,8 +67,13 @@ func newFaultEnv(t *testing.T, ring int, cfg api.StreamConfig) *faultEnv {
 		Ring:      ring,
 		ListenURL: viaProxy,
 		Logger:    testLogger(t),
-		Notifier:  func(n *store.Notifier) { n.MaxBackoff = 200 * time.Millisecond },
-		Deps:      func(d *api.Deps) { d.Stream = cfg },
+		Notifier: func(n *store.Notifier) {
+			n.MaxBackoff = 200 * time.Millisecond
+			if adjust != nil {
+				adjust(n)
+			}
+		},
+		Deps: func(d *api.Deps) { d.Stream = cfg },
 	})
 	n, hub := srv.Notifier, srv.Hub
 	e := &faultEnv{st: st, db: dbURL, url: srv.URL, notifier: n, hub: hub, proxy: proxy}
@@ -692,8 +703,12 @@ func TestFaultSlowClientIsConflatedAndCaughtUp(t *testing.T) {
 	if d.conflated == 0 || d.delivered >= len(log) {
 		t.Fatalf("slow viewer got %d of %d events, %d conflated: the server queued everything for it", d.delivered, len(log), d.conflated)
 	}
+	overruns, readBack := e.metric(t, "tickerboard_ring_overruns_total"), e.metric(t, "tickerboard_catchup_events_total")
+	if overruns < 1 || readBack < 1 { // thousands of frames through a 256-frame ring
+		t.Fatalf("ring overruns %v, events read back %v: the slow viewer never fell out of the ring", overruns, readBack)
+	}
 	t.Logf("slow viewer: %d of %d events delivered, %d older quote states conflated; ring overruns %v, events read back from the log %v",
-		d.delivered, len(log), d.conflated, e.metric(t, "tickerboard_ring_overruns_total"), e.metric(t, "tickerboard_catchup_events_total"))
+		d.delivered, len(log), d.conflated, overruns, readBack)
 }
 
 // A viewer that accepts nothing for longer than the write timeout is disconnected and

@@ -36,6 +36,8 @@ type metrics struct {
 	conflated       prometheus.Counter
 	slowDisconnects prometheus.Counter
 	overruns        prometheus.Counter
+	drains          prometheus.Counter
+	parked          prometheus.Gauge
 	resets          prometheus.Counter
 	catchUpEvents   prometheus.Counter
 	rejected        *prometheus.CounterVec
@@ -56,6 +58,8 @@ func newMetrics(g Gauges) *metrics {
 		conflated:       f("frames_conflated_total", "Frames skipped for slow clients because a newer frame of the same quote or game replaced them."),
 		slowDisconnects: f("slow_client_disconnects_total", "Clients dropped because their socket accepted nothing within the write timeout."),
 		overruns:        f("ring_overruns_total", "Times a client fell out of the in-memory ring and caught up from Postgres."),
+		drains:          f("stream_drains_total", "Times a parked stream's socket would not take a batch at once, so the stream got a goroutine to drain it."),
+		parked:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickerboard_streams_parked", Help: "Caught-up streams served without a goroutine of their own."}),
 		resets:          f("resets_total", "Streams sent a reset and fresh snapshot (resume point pruned, unknown or too far behind)."),
 		catchUpEvents:   f("catchup_events_total", "Events read from Postgres to catch up resuming or slow clients."),
 		clients:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickerboard_clients", Help: "Connected SSE clients."}),
@@ -65,7 +69,7 @@ func newMetrics(g Gauges) *metrics {
 			Help:    "Time from a change's commit in Postgres to its frame being written to a client.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
 	}
-	reg.MustRegister(m.clients, m.rejected, m.lag,
+	reg.MustRegister(m.clients, m.parked, m.rejected, m.lag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if g.EventsRead != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickerboard_events_read_total",
