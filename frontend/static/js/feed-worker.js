@@ -98,5 +98,8 @@ function info() {
     state: feed.state,
     lastId: feed.board.id,
     lastMessageAt: feed.lastMessageAt, // Date.now() of the last event or heartbeat
+    heartbeatMs: feed.heartbeatMs, // the server's heartbeat interval, as measured
+    silenceMs: feed.silenceMs(), // how long a silent stream is kept before a new one
+    silentReopens: feed.silentReopens,
   }));
 }

@@ -11,6 +11,12 @@
 //   {type: 'event', name, id, data}     one price/score/play event, data as JSON text
 //                                       (in the page, also value: data parsed)
 //   {type: 'history', symbol, points}   stored prices for a symbol's sparkline
+//   {type: 'heartbeat', time, head}     the server is there: its clock and newest id
+//
+// A stream can die without an error: a laptop sleeps, a NAT forgets the flow, a proxy
+// drops it without a FIN. The browser then waits forever on a socket nothing arrives on.
+// The server never stays quiet longer than its heartbeat interval, so a stream silent for
+// SILENCE_BEATS of those is dead; the feed says so and opens a new one.
 
 import { Board, SERIES_LENGTH } from './board.js';
 
@@ -18,6 +24,10 @@ const EVENTS = ['price', 'score', 'play'];
 const HISTORY_FETCHES = 4; // in flight at once, well under the browser's 6 per origin
 const REOPEN_MIN_MS = 1000;
 const REOPEN_MAX_MS = 15000;
+const HEARTBEAT_MS = 15000; // the server's default (-heartbeat), until one is measured
+const SILENCE_BEATS = 2.5; // a stream this many heartbeat intervals silent is dead
+const SILENCE_MIN_MS = 2000; // never less: a snapshot may take a moment to arrive
+const WATCH_MS = 250; // how often silence is checked
 
 export class Feed {
   /** url is the absolute stream URL, filters included. */
@@ -33,6 +43,10 @@ export class Feed {
     this.generation = 0; // bumped on every snapshot so stale history is dropped
     this.pending = null; // a snapshot whose parts are still arriving
     this.lastMessageAt = 0; // Date.now() of the last event or heartbeat
+    this.openedAt = 0; // Date.now() when the current EventSource was made
+    this.heartbeatMs = HEARTBEAT_MS; // the server's interval, as last measured
+    this.silentReopens = 0; // streams dropped for silence
+    this.watchTimer = 0;
     this.historyQueue = [];
     this.historyWanted = new Set();
     this.historyActive = 0;
@@ -69,6 +83,8 @@ export class Feed {
   /** stop closes the stream for good (the last subscriber left). */
   stop() {
     clearTimeout(this.reopenTimer);
+    clearInterval(this.watchTimer);
+    this.watchTimer = 0;
     this.es?.close();
     this.es = null;
     this.generation++;
@@ -78,9 +94,16 @@ export class Feed {
     for (const fn of this.subscribers) fn(msg);
   }
 
+  /** silenceMs is how long a stream may say nothing before it counts as dead. */
+  silenceMs() {
+    return Math.max(SILENCE_MIN_MS, SILENCE_BEATS * this.heartbeatMs);
+  }
+
   #open(url) {
     const es = new EventSource(url);
     this.es = es;
+    this.openedAt = Date.now();
+    if (!this.watchTimer) this.watchTimer = setInterval(() => this.#watch(), WATCH_MS);
     es.addEventListener('open', () => {
       // Without a board the error stays until the server sends one: a full server
       // opens the stream only to say why it makes us wait.
@@ -103,7 +126,7 @@ export class Feed {
     es.addEventListener('snapshot', (e) => this.#snapshot(e));
     es.addEventListener('reset', (e) => this.#reset(e));
     es.addEventListener('unavailable', (e) => this.#unavailable(e));
-    es.addEventListener('heartbeat', () => this.#heard());
+    es.addEventListener('heartbeat', (e) => this.#heartbeat(e));
     for (const name of EVENTS) es.addEventListener(name, (e) => this.#event(name, e));
   }
 
@@ -116,6 +139,24 @@ export class Feed {
     const delay = this.reopenDelay * (0.75 + Math.random() / 2);
     this.reopenDelay = Math.min(this.reopenDelay * 2, REOPEN_MAX_MS);
     this.reopenTimer = setTimeout(() => this.#reopen(), delay);
+  }
+
+  // watch drops a stream that has been silent too long, connected or still trying (a
+  // request into a dead path hangs too). This is the one place the feed closes an
+  // EventSource that has not failed: on a half-open socket the browser never sees an
+  // error, so it would never reconnect by itself. The new stream resumes after the
+  // board's id (?lastEventId=), so nothing is lost or shown twice.
+  #watch() {
+    const es = this.es;
+    if (!es || es.readyState === EventSource.CLOSED) return; // a reopen is already due
+    const silent = Date.now() - Math.max(this.lastMessageAt, this.openedAt);
+    if (silent < this.silenceMs()) return;
+    es.close();
+    this.pending = null;
+    this.silentReopens++;
+    this.error = `No data for ${Math.round(silent / 1000)} s \u2014 reconnecting`;
+    this.#setState('reconnecting');
+    this.#reopen();
   }
 
   #reopen() {
@@ -227,6 +268,24 @@ export class Feed {
     const who = info.limit === 'per-address' ? 'Too many streams from this address' : 'Server busy';
     this.error = `${who} \u2014 retrying in ${seconds} s`;
     this.#emit(this.#status());
+  }
+
+  // heartbeat: the server is there. The server sends one only after a heartbeat interval
+  // with nothing else to send, so the quiet before one, within a stream, measures the
+  // interval (whatever -heartbeat the server runs with).
+  #heartbeat(e) {
+    const now = Date.now();
+    if (this.lastMessageAt >= this.openedAt && now - this.lastMessageAt >= 100) {
+      this.heartbeatMs = Math.min(now - this.lastMessageAt, 10 * HEARTBEAT_MS);
+    }
+    let beat = {};
+    try {
+      beat = JSON.parse(e.data) ?? {};
+    } catch {
+      // a heartbeat is a heartbeat whatever its body says
+    }
+    this.#heard();
+    this.#emit({ type: 'heartbeat', time: String(beat.time ?? ''), head: Number(beat.head) || 0 });
   }
 
   // heard records when the server last said anything, heartbeats included; a stream

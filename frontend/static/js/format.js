@@ -12,6 +12,10 @@ const start = new Intl.DateTimeFormat(undefined, {
   weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false,
 });
 
+const asOf = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short',
+});
+
 const DASH = '\u2014';
 
 /** formatPrice shows a price in dollars and cents (sub-dollar prices keep 4 digits). */
@@ -41,6 +45,19 @@ export function formatClock(ms) {
 /** formatStart shows when a scheduled game begins. */
 export function formatStart(ms) {
   return Number.isFinite(ms) ? start.format(ms) : 'TBD';
+}
+
+/** formatAsOf shows a time of day with the viewer's time zone, for "as of …". */
+export function formatAsOf(ms) {
+  return Number.isFinite(ms) ? asOf.format(ms) : DASH;
+}
+
+/** formatAgo shows an age in whole seconds, minutes or hours ("12 s", "3 min", "2 h"). */
+export function formatAgo(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.floor(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h`;
 }
 
 /** formatMs shows a duration in milliseconds for the status bar. */

@@ -36,6 +36,7 @@ const stats = {
   snapshots: 0,
   resets: 0,
   histories: 0,
+  heartbeats: 0,
   frames: 0, // frames that painted something
   paintMs: 0, // time spent painting, in total
   paintMaxMs: 0, // the longest paint
@@ -51,6 +52,7 @@ let refusal = ''; // the server's reason for refusing the stream, if any
 let awaitingSnapshot = true;
 let perSecond = 0;
 let counted = 0;
+let heardAt = 0; // Date.now() when the server last said anything (event or heartbeat)
 
 const dirtyQuotes = new Set();
 const dirtySparks = new Set();
@@ -72,8 +74,14 @@ function handle(msg) {
       state = msg.state;
       refusal = msg.error ?? '';
       status.setState(state, refusal);
+      showFreshness();
+      break;
+    case 'heartbeat':
+      heardAt = Date.now();
+      stats.heartbeats++;
       break;
     case 'snapshot':
+      heardAt = Date.now();
       board.load(msg.snapshot);
       stats.snapshots++;
       awaitingSnapshot = false;
@@ -103,6 +111,7 @@ function handle(msg) {
 }
 
 function onEvent({ name, id, data: text, value }) {
+  heardAt = Date.now();
   const data = value ?? JSON.parse(text); // parsed already when the feed runs in this page
   const change = board.apply(name, id, data);
   if (!change) {
@@ -163,6 +172,13 @@ function paint() {
   pendingCommits.length = 0;
 }
 
+// showFreshness says how current the board is, and greys the numbers out when they are
+// not live (the board keeps the last known state: better than an empty page).
+function showFreshness() {
+  status.setFreshness(state, heardAt);
+  setData($('main'), 'stale', String(state !== 'live' && heardAt > 0));
+}
+
 function applyTopics() {
   $('#ticker').hidden = !filters.topics.includes('price');
   $('#scores').hidden = !filters.topics.includes('score');
@@ -188,6 +204,7 @@ setInterval(() => {
   counted = 0;
   status.setFigures(perSecond, lag.summary());
   status.setMode(source.mode);
+  showFreshness();
 }, 1000);
 addEventListener('online', () => status.setState(state, refusal));
 addEventListener('offline', () => status.setState(state, refusal));
@@ -214,6 +231,9 @@ window.tickerboard = Object.freeze({
   },
   get filters() {
     return structuredClone(filters);
+  },
+  get heardAt() {
+    return heardAt;
   },
   get eventsPerSecond() {
     return perSecond;

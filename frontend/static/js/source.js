@@ -3,7 +3,7 @@
 
 import { Feed } from './feed.js';
 
-const WORKER_NAME = 'tickerboard-feed-v1'; // bump when the worker's messages change
+const WORKER_NAME = 'tickerboard-feed-v2'; // bump when the worker's messages change
 const WORKER_SILENT_MS = 10000; // a worker that says nothing this long is broken
 
 /**
@@ -32,7 +32,10 @@ function connectDirect(url, onMessage) {
       feed.stop();
     },
     info: async () => [
-      { url: feed.url, tabs: 1, state: feed.state, lastId: feed.board.id, lastMessageAt: feed.lastMessageAt },
+      {
+        url: feed.url, tabs: 1, state: feed.state, lastId: feed.board.id, lastMessageAt: feed.lastMessageAt,
+        heartbeatMs: feed.heartbeatMs, silenceMs: feed.silenceMs(), silentReopens: feed.silentReopens,
+      },
     ],
   };
 }

@@ -1,7 +1,10 @@
 // The status bar: connection state, events per second, the last event id and the lag
 // from a change's commit (its updated_at) to the frame that shows it.
 
-import { formatMs } from './format.js';
+import { formatAgo, formatAsOf, formatMs } from './format.js';
+
+/** QUIET_MS: a live board quiet this long says how long ago it heard from the server. */
+export const QUIET_MS = 5000;
 
 const LABELS = {
   connecting: 'connecting',
@@ -46,6 +49,21 @@ export class StatusView {
     this.lag = root.querySelector('[data-field="lag"]');
     this.mode = root.querySelector('[data-field="mode"]');
     this.error = root.querySelector('[data-field="error"]');
+    this.fresh = root.querySelector('[data-field="fresh"]');
+  }
+
+  /**
+   * setFreshness says how current the board is: nothing while live and busy, "updated
+   * N s ago" while live and quiet, and "as of <time>" whenever it is not live, so
+   * numbers that are no longer moving never pass for live ones.
+   */
+  setFreshness(state, heardAt, now = Date.now()) {
+    let text = '';
+    if (heardAt > 0 && state !== 'live') text = `as of ${formatAsOf(heardAt)}`;
+    else if (heardAt > 0 && now - heardAt >= QUIET_MS) text = `updated ${formatAgo(now - heardAt)} ago`;
+    if (this.fresh.textContent !== text) this.fresh.textContent = text;
+    const iso = heardAt > 0 ? new Date(heardAt).toISOString() : '';
+    if (this.fresh.dataset.heardAt !== iso) this.fresh.dataset.heardAt = iso;
   }
 
   /** setState shows the connection state as a word, not just a colour, and why the
