@@ -7,10 +7,17 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# The build context has no .git, so the version and commit come in as build args
+# (`make image`, or TICKERBOARD_VERSION/TICKERBOARD_REVISION for compose); without
+# them `tickerboard version` says devel.
+ARG VERSION=
+ARG REVISION=
 # The compiler's cache outlives the image build (BuildKit, the default builder), so a
 # rebuild after a code change compiles only what changed.
 RUN --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/tickerboard ./cmd/tickerboard
+    CGO_ENABLED=0 go build -trimpath \
+      -ldflags="-s -w -X main.version=${VERSION} -X main.revision=${REVISION}" \
+      -o /out/tickerboard ./cmd/tickerboard
 
 # No shell and no curl here: the HEALTHCHECK is the binary's own `healthcheck`
 # subcommand, which GETs /readyz on TICKERBOARD_ADDR.
