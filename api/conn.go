@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -16,6 +17,7 @@ type sseConn struct {
 	net.Conn
 	raw     syscall.RawConn // nil if the connection has no file descriptor to write to directly
 	chunked bool
+	gone    atomic.Bool // cut at the shutdown deadline: no write may renew its deadline
 
 	// The non-blocking write's argument and results, so that the function handed to
 	// raw.Write is made once per connection rather than once per write.
@@ -90,9 +92,22 @@ func (c *sseConn) writeRaw(p []byte, timeout time.Duration) error {
 	return c.writeAll(net.Buffers{p}, timeout)
 }
 
+// errCut fails the writes to a connection cut at the shutdown deadline.
+var errCut = errors.New("connection cut at the shutdown deadline")
+
+// cut fails the connection's reads and writes from now on, whatever deadline a writer
+// sets after: a client reading a trickle cannot hold a shutdown.
+func (c *sseConn) cut() {
+	c.gone.Store(true)
+	c.SetDeadline(time.Unix(1, 0))
+}
+
 // writeAll writes bufs, renewing the deadline whenever the client takes something.
 func (c *sseConn) writeAll(bufs net.Buffers, timeout time.Duration) error {
 	for len(bufs) > 0 {
+		if c.gone.Load() {
+			return errCut
+		}
 		c.SetWriteDeadline(time.Now().Add(timeout))
 		n, err := bufs.WriteTo(c.Conn) // consumes what was written
 		if err != nil {

@@ -26,7 +26,8 @@ type fanout struct {
 	mu       sync.Mutex // guards everything below; taken before a shard's mutex
 	closed   bool
 	started  bool
-	hangups  hangupWatcher // nil where streams cannot be taken over
+	hangups  hangupWatcher        // nil where streams cannot be taken over
+	conns    map[*stream]struct{} // every taken-over stream, to cut at the shutdown deadline
 	stop     chan struct{}
 	finished chan struct{} // closed when close has ended every parked stream
 
@@ -43,7 +44,7 @@ const maxWindow = 1024
 const heartbeatCheck = 250 * time.Millisecond
 
 func newFanout(h *Hub) *fanout {
-	f := &fanout{hub: h, stop: make(chan struct{}), finished: make(chan struct{})}
+	f := &fanout{hub: h, stop: make(chan struct{}), finished: make(chan struct{}), conns: make(map[*stream]struct{})}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	n := min(max(runtime.GOMAXPROCS(0), 1), 16)
 	for range n {
@@ -59,27 +60,63 @@ func (f *fanout) kick() {
 	}
 }
 
-// ready reports whether streams can be taken over, starting the workers and the
-// hangup watcher on first use, so a hub that never parks a stream runs no goroutine.
+// start runs the workers and the hangup watcher. Where there is no watcher (not
+// Linux, or epoll failed) nothing starts and streams keep their goroutines.
+func (f *fanout) start() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || f.started {
+		return nil
+	}
+	f.started = true
+	h, err := newHangups()
+	if err != nil {
+		return err
+	}
+	f.hangups = h
+	for _, sh := range f.shards {
+		f.wg.Add(1)
+		go sh.run()
+	}
+	return nil
+}
+
+// ready reports whether streams can be taken over: the engine was started, with a
+// hangup watcher, and is not closed.
 func (f *fanout) ready() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.closed && f.hangups != nil
+}
+
+// adopt records a taken-over stream until it ends; false once the fan-out is closed.
+func (f *fanout) adopt(st *stream) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return false
 	}
-	if !f.started {
-		f.started = true
-		h, err := newHangups()
-		if err != nil {
-			return false
-		}
-		f.hangups = h
-		for _, sh := range f.shards {
-			f.wg.Add(1)
-			go sh.run()
-		}
+	f.conns[st] = struct{}{}
+	return true
+}
+
+// release forgets a taken-over stream that ended.
+func (f *fanout) release(st *stream) {
+	f.mu.Lock()
+	delete(f.conns, st)
+	f.mu.Unlock()
+}
+
+// cut fails every write and read on the taken-over connections still open, now and
+// for good, and cancels their queries: the shutdown deadline has passed.
+func (f *fanout) cut() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for st := range f.conns {
+		st.conn.cut()
 	}
-	return f.hangups != nil
+	f.cancel()
+	return len(f.conns)
 }
 
 // shardFor picks the shard a taken-over stream belongs to for its whole life.
@@ -120,9 +157,9 @@ func (f *fanout) drain(st *stream) {
 	}()
 }
 
-// close ends every parked stream with a last comment, waits for the workers and the
-// streams that were draining, and stops the hangup watcher.
-func (f *fanout) close() {
+// close ends every parked stream with a last comment and waits for the workers, the
+// streams that were draining (cut when ctx ends) and the hangup watcher.
+func (f *fanout) close(ctx context.Context) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -151,7 +188,14 @@ func (f *fanout) close() {
 		}()
 	}
 	wg.Wait()
-	f.wg.Wait()
+	drained := make(chan struct{})
+	go func() { f.wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		f.cut()
+		<-drained
+	}
 	f.cancel()
 	if f.hangups != nil {
 		f.hangups.close()

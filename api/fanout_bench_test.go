@@ -48,7 +48,7 @@ func BenchmarkPublish(b *testing.B) {
 	for _, n := range []int{1, 100} {
 		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) {
 			h := NewHub(0, 1<<16)
-			defer h.Close()
+			defer h.Close(context.Background())
 			evs := priceEvents(1, n, 100)
 			id := int64(1)
 			for b.Loop() {

@@ -824,12 +824,12 @@ func TestFaultPrunedWhileDeaf(t *testing.T) {
 	}
 }
 
-// Shutdown closes the hub (http.Server.RegisterOnShutdown in cmd) while the notifier,
+// Shutdown closes the hub (instance.Serve) while the notifier,
 // stopped by the same signal, may still be publishing a batch. That must not crash the
 // process on its way down: Publish after Close is a no-op.
 func TestFaultPublishAfterClose(t *testing.T) {
 	hub := api.NewHub(0, 16)
-	hub.Close()
+	hub.Close(context.Background())
 	defer func() {
 		if r := recover(); r != nil {
 			t.Fatalf("Publish after Close panicked: %v", r)

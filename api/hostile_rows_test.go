@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -116,7 +117,7 @@ func TestFaultHostileRows(t *testing.T) {
 	}
 	// A new instance (a restart) reads the same rows from before them and survives.
 	hub := api.NewHub(from, 16)
-	defer hub.Close()
+	defer hub.Close(context.Background())
 	hub.Publish(e.log(t, from)) // each read bounded in bytes, the 3 MB row in one of them
 	if hub.Last() != head {
 		t.Fatalf("a fresh hub fed the log from %d is at %d, want %d", from, hub.Last(), head)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -33,9 +34,43 @@ type Hub struct {
 	base     int64 // id below the oldest frame still in the ring
 	wake     chan struct{}
 	closed   bool
+	portable bool // never park: Start starts nothing
 
 	skips skips
-	fan   *fanout // the streams parked without a goroutine
+	fan   *fanout   // the streams parked without a goroutine
+	live  liveCount // streams that have not ended, parked or not
+}
+
+// liveCount counts what has not ended and tells when nothing is left.
+type liveCount struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n reaches 0; made on demand
+}
+
+func (c *liveCount) add(d int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += d
+	if c.n == 0 && c.zero != nil {
+		close(c.zero)
+		c.zero = nil
+	}
+}
+
+// none returns a channel closed once nothing is left.
+func (c *liveCount) none() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	if c.zero == nil {
+		c.zero = make(chan struct{})
+	}
+	return c.zero
 }
 
 // DefaultHubBytes is the ring's default byte budget.
@@ -52,6 +87,10 @@ type HubOption func(*Hub)
 func WithMaxBytes(n int64) HubOption {
 	return func(h *Hub) { h.maxBytes = max(n, minHubBytes) }
 }
+
+// WithoutParking keeps every stream in its own goroutine, as where there is no epoll:
+// the portable path, for tests that prove it delivers what the parked one does.
+func WithoutParking() HubOption { return func(h *Hub) { h.portable = true } }
 
 // WithLogger is where the hub says, once per reason, that it skipped an event.
 func WithLogger(l *slog.Logger) HubOption { return func(h *Hub) { h.skips.logger = l } }
@@ -153,17 +192,43 @@ func (h *Hub) held() (frames int, bytes int64) {
 	return int(h.next - h.first), h.bytes
 }
 
-// Close ends every stream with a last comment. It returns when the streams the hub
-// serves without a goroutine of their own have ended, and may be called again.
-func (h *Hub) Close() {
+// Start runs the engine's own goroutines: the workers that serve parked streams and
+// the hangup watcher. The owner calls it once, before serving, and Close stops them.
+// Without Start (or where it fails: no epoll) nothing parks and every stream keeps its
+// goroutine: the portable path, slower but the same stream.
+func (h *Hub) Start() error {
+	if h.portable {
+		return nil
+	}
+	if err := h.fan.start(); err != nil {
+		return fmt.Errorf("start the fan-out (streams keep their goroutines): %w", err)
+	}
+	return nil
+}
+
+// Close ends every stream with a last comment and stops the engine's goroutines. A
+// stream whose client has not taken its last bytes when ctx ends is cut off, so a
+// client reading a trickle cannot hold a shutdown. It returns ctx's error if streams
+// served by net/http's goroutines are still writing then (closing the server's
+// connections ends them; Wait waits for that). It may be called again.
+func (h *Hub) Close(ctx context.Context) error {
 	h.mu.Lock()
 	if !h.closed {
 		h.closed = true
 		close(h.wake)
 	}
 	h.mu.Unlock()
-	h.fan.close()
+	h.fan.close(ctx)
+	select {
+	case <-h.live.none():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("streams still open at the shutdown deadline: %w", ctx.Err())
+	}
 }
+
+// Wait returns when every stream has ended.
+func (h *Hub) Wait() { <-h.live.none() }
 
 // Last is the id of the newest frame published.
 func (h *Hub) Last() int64 {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -79,7 +80,7 @@ func TestHubReadSeekOverrun(t *testing.T) {
 	if h.Last() != 209 {
 		t.Fatalf("Last = %d", h.Last())
 	}
-	h.Close()
+	h.Close(context.Background())
 	if _, _, _, _, closed := h.read(20, nil, 1); !closed {
 		t.Fatal("closed hub not reported")
 	}
@@ -182,7 +183,7 @@ func TestNewFrameRefusesWhatCannotBeCarried(t *testing.T) {
 // the same: the hub's position, and resuming past it, are unaffected.
 func TestHubSkipsBadEventsButAdvances(t *testing.T) {
 	h := NewHub(0, 16)
-	defer h.Close()
+	defer h.Close(context.Background())
 	bad := ev(2, "evil\nname", "")
 	h.Publish([]store.Event{ev(1, "price", "A"), bad, ev(3, "price", "B"), {ID: 4, Name: "price", Payload: []byte("{")}})
 	got, _, _, _, _ := h.read(0, nil, 10)
@@ -205,7 +206,7 @@ func TestHubSkipsBadEventsButAdvances(t *testing.T) {
 func TestHubRingBoundedInBytes(t *testing.T) {
 	const budget = 1 << 20
 	h := NewHub(0, 1<<16, WithMaxBytes(budget))
-	defer h.Close()
+	defer h.Close(context.Background())
 	payload := []byte(`{"s":"` + strings.Repeat("x", MaxPayload-8) + `"}`)
 	var id int64
 	maxHeld := 0
@@ -242,7 +243,7 @@ func TestHubRingBoundedInBytes(t *testing.T) {
 // read on from it.
 func TestHubRewind(t *testing.T) {
 	h := NewHub(0, 64)
-	defer h.Close()
+	defer h.Close(context.Background())
 	var batch []store.Event
 	for id := int64(1); id <= 10; id++ {
 		batch = append(batch, ev(id, "price", "A"))

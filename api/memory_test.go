@@ -110,5 +110,5 @@ func TestSlowViewerMemoryBounded(t *testing.T) {
 		t.Fatalf("heap grew by %d bytes with one stalled viewer; bound is the ring's %d plus 4 MiB", grew, budget)
 	}
 	client.Close() // the drain's write fails now; the stream ends
-	h.Close()
+	h.Close(context.Background())
 }

@@ -64,14 +64,14 @@ type stream struct {
 	parked  bool
 	pending []byte // what a non-blocking write could not send, framed for the wire
 
-	// slow is set when the client's socket would not take a batch at once (or, for a
-	// stream that never parks, when it fell behind after having been current). Only a
-	// slow stream is conflated: a resume, or a burst to a client that keeps up, gets
-	// exactly every event.
-	slow    bool
-	current bool // has been caught up with the ring at least once
+	// slow is set when the client's socket would not take a batch at once, or when
+	// the stream fell out of the ring; it is cleared when the stream catches up. Only
+	// a slow stream is conflated: a resume, or a burst to a client that keeps up, gets
+	// exactly every event, parked or not.
+	slow bool
 
-	ended bool
+	ended  bool
+	joined bool // counted in the hub's live streams
 }
 
 // newStream is a stream for the request r, answered through w; release frees its
@@ -85,6 +85,8 @@ func newStream(s *server, w http.ResponseWriter, r *http.Request, filter Filter,
 // parks (nil: a worker serves it from now on and ends it).
 func (st *stream) serve(ctx context.Context, resume int64, resuming bool) (err error) {
 	st.ctx = ctx
+	st.srv.hub.live.add(1)
+	st.joined = true
 	defer func() {
 		if errors.Is(err, errParked) {
 			err = nil
@@ -135,6 +137,7 @@ func (st *stream) follow() error {
 		case overrun:
 			// Fell out of the ring: fetch what was missed from the log instead.
 			st.srv.metrics.overruns.Inc()
+			st.slow = true // it could not keep up: what it missed may be conflated
 			seq, last := st.srv.hub.position()
 			st.seq = seq
 			if err := st.catchUp(st.ctx, last); err != nil {
@@ -151,7 +154,7 @@ func (st *stream) follow() error {
 					return err
 				}
 			}
-			st.current = true
+			st.slow = false // caught up
 			if st.park() {
 				return errParked
 			}
@@ -193,7 +196,7 @@ func (st *stream) send(ctx context.Context, frames []*Frame) error {
 			sent = f.ID // the ids after it are new, whatever was sent before
 		}
 	}
-	if (st.slow || !st.parkable && st.current) && len(matched) > st.srv.stream.ConflateAt {
+	if st.slow && len(matched) > st.srv.stream.ConflateAt {
 		matched = st.srv.conflate(matched)
 	}
 	now := time.Now()

@@ -53,6 +53,9 @@ func (st *stream) takeOver() bool {
 	}
 	c := newSSEConn(nc, st.chunked)
 	st.conn, st.w, st.rc = c, nil, nil
+	if !fan.adopt(st) { // closed since ready: the stream ends here
+		c.cut()
+	}
 	st.ctx, st.cancel = context.WithCancel(fan.ctx)
 	st.shard = fan.shardFor()
 	if fan.hangups != nil {
@@ -122,8 +125,12 @@ func (st *stream) finish(err error) {
 		}
 		st.conn.Close()
 		st.cancel()
+		st.srv.hub.fan.release(st)
 	}
 	if st.release != nil {
 		st.release()
+	}
+	if st.joined {
+		st.srv.hub.live.add(-1)
 	}
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -16,6 +14,7 @@ import (
 	"github.com/tickerboard/tickerboard/api"
 	"github.com/tickerboard/tickerboard/feeds"
 	"github.com/tickerboard/tickerboard/frontend"
+	"github.com/tickerboard/tickerboard/internal/instance"
 	"github.com/tickerboard/tickerboard/store"
 )
 
@@ -65,65 +64,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("database ready", "schema_version", version, "last_event", pos.Head)
 
-	hub := api.NewHub(pos.Head, ringSize, api.WithLogger(logger))
-	notifier := store.NewNotifier(st, pos.Head, hub.Publish, logger)
 	leader := store.NewLeader(st, logger)
 	static, err := fs.Sub(frontend.Files, "static")
 	if err != nil {
 		return err
 	}
-	stream := api.DefaultStreamConfig
-	stream.Heartbeat = cfg.heartbeat
-	handler := api.NewServer(api.Deps{
-		Board:  st,
-		Hub:    hub,
-		Static: static,
+	in, err := instance.New(ctx, instance.Config{
+		Store:  st,
+		Ring:   ringSize,
 		Logger: logger,
-		Listening: func() bool {
-			connected, _ := notifier.State()
-			return connected
-		},
-		Gauges: api.Gauges{EventsRead: notifier.Fetched, Reconnects: notifier.Reconnects, Leading: leader.Leading,
-			Locks: store.NewLockWatch(st, logger).Holders, Build: api.BuildInfo(build)},
-		Stream: stream,
+		Static: static,
+		Gauges: api.Gauges{Leading: leader.Leading, Locks: store.NewLockWatch(st, logger).Holders},
+		Stream: api.DefaultStreamConfig,
 		Limits: api.Limits{MaxStreams: cfg.maxStreams, MaxStreamsPerIP: cfg.maxPerIP},
 		Access: cfg.access,
 	})
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second, // slowloris; no WriteTimeout: it would cut every stream
-		MaxHeaderBytes:    16 << 10,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-	}
-	srv.RegisterOnShutdown(hub.Close) // streams end with a last frame instead of hanging Shutdown
 	fmt.Fprintf(stdout, "listening on http://%s\n", displayAddr(cfg.addr, ln.Addr()))
 	logger.Info("serving", "addr", ln.Addr().String(), "feeds", cfg.feeds)
 
+	// Every goroutine is in this group, and the store closes only after all of them
+	// (and so every query) have ended: instance.Serve returns within its shutdown
+	// deadline, with every stream ended or cut.
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return notifier.Run(ctx) })
+	g.Go(func() error { return in.Serve(ctx, ln) })
 	g.Go(func() error {
 		return leader.Run(ctx, func(ctx context.Context) error { return lead(ctx, st, cfg, logger) })
-	})
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(shutdownCtx); err != nil {
-			srv.Close()
-		}
-		return nil
 	})
 	err = g.Wait()
 	logger.Info("stopped")

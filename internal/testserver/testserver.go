@@ -1,6 +1,6 @@
 // Package testserver runs Tickerboard's API in-process for tests: the real store,
-// notifier, hub and handler on a test database, wired as cmd/tickerboard wires them,
-// behind an httptest server.
+// notifier, engine and handler on a test database, assembled and served by
+// internal/instance exactly as cmd/tickerboard's run does, shutdown included.
 package testserver
 
 import (
@@ -8,14 +8,16 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/tickerboard/tickerboard/api"
+	"github.com/tickerboard/tickerboard/internal/instance"
 	"github.com/tickerboard/tickerboard/store"
 )
 
@@ -25,7 +27,10 @@ type Options struct {
 	ListenURL string                // where the notifier connects, e.g. through a proxy; "" means the board's database
 	Logger    *slog.Logger          // nil discards
 	Notifier  func(*store.Notifier) // adjusts the notifier before it runs
-	Deps      func(*api.Deps)       // adjusts the handler's dependencies
+	// Deps adjusts the handler's Stream, Limits, Access and Gauges (the rest is the
+	// instance's own wiring).
+	Deps     func(*api.Deps)
+	Portable bool // streams never park (instance.Config.Portable)
 }
 
 // Server is one running in-process instance.
@@ -35,8 +40,13 @@ type Server struct {
 	Hub      *api.Hub
 }
 
+// shutdownBound is how long a test waits for the instance to stop: its own deadline
+// and a margin, so a shutdown that hangs fails the test instead of holding it.
+const shutdownBound = instance.DefaultShutdown + 10*time.Second
+
 // Start serves st (at dbURL) until the test ends, and returns once the notifier is
-// listening. At cleanup the notifier stops before the hub closes, as in run.
+// listening. At cleanup the instance shuts down as run's does, and the test fails if
+// it does not stop in time.
 func Start(t testing.TB, st *store.Store, dbURL string, o Options) *Server {
 	t.Helper()
 	if o.Ring == 0 {
@@ -55,42 +65,51 @@ func Start(t testing.TB, st *store.Store, dbURL string, o Options) *Server {
 		}
 		t.Cleanup(listen.Close)
 	}
-	pos, err := st.Position(ctx)
+	deps := api.Deps{Stream: api.DefaultStreamConfig}
+	if o.Deps != nil {
+		o.Deps(&deps)
+	}
+	in, err := instance.New(ctx, instance.Config{
+		Store: st, Listen: listen, Ring: o.Ring, Logger: o.Logger,
+		Static: fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>t</title>")}},
+		Stream: deps.Stream, Limits: deps.Limits, Access: deps.Access, Gauges: deps.Gauges,
+		Portable: o.Portable, Notifier: o.Notifier,
+	})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	hub := api.NewHub(pos.Head, o.Ring)
-	n := store.NewNotifier(listen, pos.Head, hub.Publish, o.Logger)
-	if o.Notifier != nil {
-		o.Notifier(n)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); n.Run(ctx) }()
-	deps := api.Deps{
-		Board: st, Hub: hub, Logger: o.Logger,
-		Static:    fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>t</title>")}},
-		Listening: func() bool { c, _ := n.State(); return c },
-		Gauges:    api.Gauges{EventsRead: n.Fetched, Reconnects: n.Reconnects},
-	}
-	if o.Deps != nil {
-		o.Deps(&deps)
-	}
-	srv := httptest.NewServer(api.NewServer(deps))
+	done := make(chan error, 1)
+	go func() { done <- in.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
-		hub.Close()
-		srv.Close()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(shutdownBound):
+			t.Errorf("the instance did not stop within %s", shutdownBound)
+		}
 	})
+	timeout := time.After(30 * time.Second)
 	for {
-		connected, changed := n.State()
+		connected, changed := in.Notifier.State()
 		if connected {
 			break
 		}
-		<-changed
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatal("the notifier did not connect within 30s")
+		}
 	}
-	return &Server{URL: srv.URL, Notifier: n, Hub: hub}
+	return &Server{URL: "http://" + ln.Addr().String(), Notifier: in.Notifier, Hub: in.Hub}
 }
 
 // Metric scrapes base/metrics and returns one unlabelled sample, failing the test if
