@@ -19,6 +19,7 @@ import (
 	"github.com/tickerboard/tickerboard/api"
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/internal/testserver"
 	"github.com/tickerboard/tickerboard/store"
 )
 
@@ -249,3 +250,98 @@ func (l *lockedLog) String() string {
 }
 
 func slogTo(l *lockedLog) *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// A viewer that keeps up gets every event, in order, on every path a stream can take:
+// parked (HTTP/1.1 on Linux), the portable path (a goroutine per stream, as off Linux),
+// and HTTP/2 without TLS, which never parks. Each burst is one transaction of 1,000
+// changes to 10 quotes, far over ConflateAt, so a path that conflated a viewer for
+// reading a big batch would show it.
+func TestEveryPathDeliversEveryEvent(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		portable bool
+		h2       bool
+		parked   float64
+	}{
+		{"parked HTTP/1.1", false, false, 1},
+		{"portable HTTP/1.1", true, false, 0},
+		{"HTTP/2 (h2c)", false, true, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, dbURL := testdb.Open(t)
+			srv := testserver.Start(t, st, dbURL, testserver.Options{Ring: 8192, Portable: c.portable})
+			testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) SELECT 'S' || i, 100 FROM generate_series(1, 10) i`)
+			client := http.DefaultClient
+			if c.h2 {
+				tr := &http.Transport{Protocols: new(http.Protocols)}
+				tr.Protocols.SetUnencryptedHTTP2(true)
+				client = &http.Client{Transport: tr}
+				defer tr.CloseIdleConnections()
+			}
+			resp, err := client.Get(srv.URL + "/events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if wantMajor := map[bool]int{false: 1, true: 2}[c.h2]; resp.ProtoMajor != wantMajor {
+				t.Fatalf("stream over %s, want HTTP/%d", resp.Proto, wantMajor)
+			}
+			events := make(chan sse.Event, 256)
+			go func() {
+				defer close(events)
+				r := sse.NewReader(resp.Body)
+				for {
+					ev, err := r.Next()
+					if err != nil {
+						return
+					}
+					if ev.Name != "heartbeat" {
+						events <- ev
+					}
+				}
+			}()
+			next := func() sse.Event {
+				t.Helper()
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						t.Fatal("stream ended")
+					}
+					return ev
+				case <-time.After(20 * time.Second):
+					t.Fatal("no event within 20s")
+				}
+				return sse.Event{}
+			}
+			snap := next()
+			for snap.Name == "snapshot" && snap.ID == "" { // parts: only the last has the id
+				snap = next()
+			}
+			if snap.Name != "snapshot" {
+				t.Fatalf("stream began with %s", snap.Name)
+			}
+			for range 3 {
+				// One transaction of 1,000 changes to 10 quotes: conflation would keep 10.
+				testdb.Exec(t, dbURL, `DO $$ BEGIN FOR i IN 1..100 LOOP UPDATE quotes SET price = price + 1; END LOOP; END $$`)
+			}
+			log, err := st.EventsAfter(context.Background(), eventID(snap), 1<<62, 100_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(log) < 3000 {
+				t.Fatalf("log has %d events after the snapshot, want at least 3000", len(log))
+			}
+			for i, want := range log {
+				if ev := next(); ev.Name != "price" || eventID(ev) != want.ID {
+					t.Fatalf("event %d: %s %s, want price %d (conflated or lost)", i, ev.Name, ev.ID, want.ID)
+				}
+			}
+			if got := testserver.Metric(t, srv.URL, "tickerboard_streams_parked"); got != c.parked {
+				t.Errorf("tickerboard_streams_parked = %v, want %v on this path", got, c.parked)
+			}
+			if got := testserver.Metric(t, srv.URL, "tickerboard_frames_conflated_total"); got != 0 {
+				t.Errorf("%v frames conflated for a viewer that keeps up", got)
+			}
+		})
+	}
+}
