@@ -69,13 +69,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	stream := api.DefaultStreamConfig
+	stream.Heartbeat = cfg.heartbeat // -heartbeat
 	in, err := instance.New(ctx, instance.Config{
 		Store:  st,
 		Ring:   ringSize,
 		Logger: logger,
 		Static: static,
 		Gauges: api.Gauges{Leading: leader.Leading, Locks: store.NewLockWatch(st, logger).Holders},
-		Stream: api.DefaultStreamConfig,
+		Stream: stream,
 		Limits: api.Limits{MaxStreams: cfg.maxStreams, MaxStreamsPerIP: cfg.maxPerIP},
 		Access: cfg.access,
 	})
