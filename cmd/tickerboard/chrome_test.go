@@ -43,9 +43,9 @@ func chromiumPath(t testing.TB) string {
 
 // newBrowser starts a headless Chromium with a fresh profile, closed when t ends.
 // Each test gets its own, so no SharedWorker or localStorage leaks between tests.
-func newBrowser(t testing.TB) context.Context {
+func newBrowser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	opts := chromium.Options(chromiumPath(t), t.TempDir())
+	opts := append(chromium.Options(chromiumPath(t), t.TempDir()), extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	// The first Do starts the browser and binds it to ctx, which has no deadline.
@@ -94,6 +94,27 @@ func withReducedMotion(tb *tab) error {
 // withDarkScheme makes the tab's pages see prefers-color-scheme: dark.
 func withDarkScheme(tb *tab) error {
 	return emulateMedia(tb, "prefers-color-scheme", "dark")
+}
+
+// inLocale makes the tab's pages format with locale (a BCP 47 tag), as if the
+// system's were.
+func inLocale(locale string) tabOption {
+	return func(tb *tab) error {
+		return chromedp.Do(tb.ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: locale})
+			return err
+		}))
+	}
+}
+
+// inTimeZone makes the tab's pages see the time zone zone (an IANA name).
+func inTimeZone(zone string) tabOption {
+	return func(tb *tab) error {
+		return chromedp.Do(tb.ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone})
+			return err
+		}))
+	}
 }
 
 func emulateMedia(tb *tab, feature, value string) error {

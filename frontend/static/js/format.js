@@ -2,9 +2,12 @@
 // are costly to make and cheap to reuse.
 
 const MINUS = '\u2212';
-const price = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const smallPrice = new Intl.NumberFormat('en-US', { minimumFractionDigits: 4, maximumFractionDigits: 4 });
-const whole = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+// Numbers and times read the viewer's way: their locale's separators, their time zone.
+const price = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const smallPrice = new Intl.NumberFormat(undefined, { minimumFractionDigits: 4, maximumFractionDigits: 4 });
+const whole = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const percent = new Intl.NumberFormat(undefined, { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const compact = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
 const clock = new Intl.DateTimeFormat(undefined, {
   hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
 });
@@ -31,10 +34,23 @@ export function formatChange(n, suffix = '') {
   return sign + price.format(Math.abs(n)) + suffix;
 }
 
-/** formatVolume shows a share count with thousands separators. */
+/** formatChangePct shows a signed change in percent the viewer's way (+1.35%, +1,35 %). */
+export function formatChangePct(n) {
+  if (n == null || !Number.isFinite(n)) return DASH;
+  const sign = n > 0 ? '+' : n < 0 ? MINUS : '';
+  return sign + percent.format(Math.abs(n) / 100);
+}
+
+/** formatVolume shows a share count compactly (5.1M); formatShares gives it in full. */
 export function formatVolume(n) {
   if (n == null || !Number.isFinite(n)) return DASH;
-  return whole.format(n);
+  return compact.format(n);
+}
+
+/** formatShares shows a share count with thousands separators, for a tooltip. */
+export function formatShares(n) {
+  if (n == null || !Number.isFinite(n)) return '';
+  return `${whole.format(n)} shares`;
 }
 
 /** formatClock shows a time of day to the second, for the latest plays. */

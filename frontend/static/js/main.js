@@ -3,7 +3,9 @@
 // frame, so hundreds of updates a second cost one batch of DOM writes per frame.
 
 import { Board, parseTime } from './board.js';
-import { setData } from './cells.js';
+import { ChartView } from './chart.js';
+import { setData, setText } from './cells.js';
+import { formatAsOf } from './format.js';
 import { FiltersView, loadFilters, saveFilters, streamURL } from './filters.js';
 import { ScoreboardView } from './scoreboard.js';
 import { connect } from './source.js';
@@ -12,6 +14,9 @@ import { TickerView } from './ticker.js';
 
 const ROOT = new URL('../', import.meta.url); // the app's root, wherever it is mounted
 const PENDING_MAX = 10000; // lag samples waiting for their frame
+// The market counts as open while prices move; this long without a trade, closed. (The
+// stream carries no session of its own: see the README's "The page".)
+const MARKET_QUIET_MS = 60000;
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -26,6 +31,7 @@ const scoreboard = new ScoreboardView(
   $('#plays'),
   board,
 );
+const chart = new ChartView($('#detail'), ROOT, board);
 const status = new StatusView($('#status'));
 const lag = new LagStats(1000);
 
@@ -58,6 +64,7 @@ const dirtyQuotes = new Set();
 const dirtySparks = new Set();
 const dirtyGames = new Set();
 let playsDirty = false;
+let chartDirty = false;
 let syncAll = false;
 let scheduled = false;
 const pendingCommits = []; // commit times (ms) of changes not yet painted
@@ -122,7 +129,10 @@ function onEvent({ name, id, data: text, value }) {
   counted++;
   const key = `${name}:${change.key}`;
   stats.seen.set(key, (stats.seen.get(key) ?? 0) + 1);
-  if (name === 'price') dirtyQuotes.add(change.key);
+  if (name === 'price') {
+    dirtyQuotes.add(change.key);
+    if (chart.price(data)) chartDirty = true;
+  }
   else if (name === 'score') dirtyGames.add(change.key);
   else if (name === 'play') playsDirty = true;
   // A hidden tab paints nothing until it is shown; its lag says nothing about liveness.
@@ -143,6 +153,7 @@ function paint() {
   if (awaitingSnapshot) return; // after a reset: nothing trustworthy to show yet
   const start = performance.now();
   if (syncAll) {
+    showMarket();
     ticker.sync();
     scoreboard.sync();
   } else {
@@ -151,6 +162,9 @@ function paint() {
     for (const id of dirtyGames) scoreboard.update(id);
     if (playsDirty || dirtyGames.size) scoreboard.renderPlays();
   }
+  ticker.reorder();
+  if (chartDirty || syncAll) chart.draw();
+  chartDirty = false;
   syncAll = false;
   playsDirty = false;
   dirtyQuotes.clear();
@@ -179,6 +193,58 @@ function showFreshness() {
   setData($('main'), 'stale', String(state !== 'live' && heardAt > 0));
 }
 
+// showMarket shows the market session and the time of the newest price, in the
+// viewer's time zone.
+function showMarket() {
+  let newest = -Infinity;
+  for (const q of board.quotes.values()) newest = Math.max(newest, parseTime(q.updated_at) || -Infinity);
+  const session = !Number.isFinite(newest) ? '' : Date.now() - newest < MARKET_QUIET_MS ? 'open' : 'closed';
+  const el = $('#ticker [data-field="session"]');
+  setData(el, 'session', session);
+  setText(el, session === 'open' ? 'Market open' : session === 'closed' ? 'Market closed' : '');
+  setText($('#ticker [data-field="quotes-as-of"]'), Number.isFinite(newest) ? `as of ${formatAsOf(newest)}` : '');
+}
+
+// showSort marks the sorted column for assistive technology (and the arrow in CSS).
+function showSort() {
+  for (const th of $('#quotes thead tr').children) {
+    const key = th.querySelector('button[data-sort]')?.dataset.sort;
+    if (!ticker.movers && key === ticker.sort.key) {
+      th.setAttribute('aria-sort', ticker.sort.dir > 0 ? 'ascending' : 'descending');
+    } else {
+      th.removeAttribute('aria-sort');
+    }
+  }
+  $('#ticker button.movers').setAttribute('aria-pressed', String(ticker.movers));
+}
+
+$('#quotes thead').addEventListener('click', (e) => {
+  const button = e.target.closest('button[data-sort]');
+  if (!button) return;
+  ticker.sortBy(button.dataset.sort);
+  showSort();
+  schedule();
+});
+// A click on a row opens its symbol's chart; another on the same row closes it.
+function toggleChart(e) {
+  const symbol = e.target.closest('tr[data-symbol]')?.dataset.symbol;
+  if (!symbol) return;
+  if (chart.symbol === symbol) chart.close();
+  else chart.open(symbol);
+}
+$('#quotes tbody').addEventListener('click', toggleChart);
+$('#quotes tbody').addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter' && e.key !== ' ') return;
+  e.preventDefault();
+  toggleChart(e);
+});
+
+$('#ticker button.movers').addEventListener('click', () => {
+  ticker.showMovers(!ticker.movers);
+  showSort();
+  schedule();
+});
+
 function applyTopics() {
   $('#ticker').hidden = !filters.topics.includes('price');
   $('#scores').hidden = !filters.topics.includes('score');
@@ -205,6 +271,8 @@ setInterval(() => {
   status.setFigures(perSecond, lag.summary());
   status.setMode(source.mode);
   showFreshness();
+  showMarket();
+  if (ticker.valuesMoved) schedule(); // a sort held back while prices moved
 }, 1000);
 addEventListener('online', () => status.setState(state, refusal));
 addEventListener('offline', () => status.setState(state, refusal));

@@ -1,11 +1,17 @@
-// The ticker table: one row per symbol, kept in symbol order. Rows are made once and
-// updated cell by cell; only a changed cell is written, and it flashes.
+// The ticker table: one row per symbol, in the order the viewer chose (a column, up or
+// down, or the top movers). Rows are made once and updated cell by cell; only a changed
+// cell is written, and it flashes. Rows are moved only when the order changes, and at
+// most once a RESORT_MS while prices move, so a sorted table stays readable.
 
 import { direction, element, flash, setData, setText, setTitle } from './cells.js';
-import { formatChange, formatPrice, formatVolume } from './format.js';
+import { formatChange, formatChangePct, formatPrice, formatShares, formatVolume } from './format.js';
 import { createSparkline } from './sparkline.js';
 
 const ARROWS = { up: '\u25B2', down: '\u25BC', same: '' };
+const TEXT_KEYS = new Set(['symbol', 'name']);
+/** MOVERS is how many rows the top movers view shows. */
+export const MOVERS = 10;
+const RESORT_MS = 1000;
 
 export class TickerView {
   /** tbody is the table body the rows live in; board is the page's Board. */
@@ -13,6 +19,28 @@ export class TickerView {
     this.tbody = tbody;
     this.board = board;
     this.rows = new Map(); // symbol → row
+    this.sort = { key: 'symbol', dir: 1 }; // dir 1 ascending, -1 descending
+    this.movers = false;
+    this.orderStale = false; // rows came or went, or the order was changed: sort now
+    this.valuesMoved = false; // a sorted-by value changed: sort within RESORT_MS
+    this.sortedAt = -Infinity;
+  }
+
+  /**
+   * sortBy orders the table by a column (a quote field): a second click on the same
+   * column turns the order round. Text starts A→Z, numbers largest first.
+   */
+  sortBy(key) {
+    if (this.sort.key === key) this.sort = { key, dir: -this.sort.dir };
+    else this.sort = { key, dir: TEXT_KEYS.has(key) ? 1 : -1 };
+    this.movers = false;
+    this.orderStale = true;
+  }
+
+  /** showMovers switches the top movers view (largest change %, either way) on or off. */
+  showMovers(on) {
+    this.movers = on;
+    this.orderStale = true;
   }
 
   /** sync makes the table match the board: after a snapshot or a reset. */
@@ -20,7 +48,45 @@ export class TickerView {
     for (const symbol of [...this.rows.keys()]) {
       if (!this.board.quotes.has(symbol)) this.#remove(symbol);
     }
-    for (const symbol of [...this.board.quotes.keys()].sort()) this.update(symbol, false);
+    for (const symbol of this.board.quotes.keys()) this.update(symbol, false);
+    this.reorder();
+  }
+
+  /**
+   * reorder puts the rows in the chosen order, moving only those out of place: at once
+   * after rows came or went or the order changed, else at most once a RESORT_MS.
+   */
+  reorder(now = performance.now()) {
+    if (!this.orderStale && !(this.valuesMoved && now - this.sortedAt >= RESORT_MS)) return;
+    this.orderStale = false;
+    this.valuesMoved = false;
+    this.sortedAt = now;
+    const symbols = [...this.rows.keys()].sort(this.#comparator());
+    const children = this.tbody.children;
+    symbols.forEach((symbol, i) => {
+      const tr = this.rows.get(symbol).tr;
+      if (children[i] !== tr) this.tbody.insertBefore(tr, children[i] ?? null);
+      const hidden = this.movers && i >= MOVERS;
+      if (tr.hidden !== hidden) tr.hidden = hidden;
+    });
+  }
+
+  #comparator() {
+    const quotes = this.board.quotes;
+    const bySymbol = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+    if (this.movers) {
+      const size = (s) => Math.abs(numeric(quotes.get(s)?.change_pct));
+      return (a, b) => rank(size(a), size(b), -1) || bySymbol(a, b);
+    }
+    const { key, dir } = this.sort;
+    if (key === 'symbol') return (a, b) => dir * bySymbol(a, b);
+    if (TEXT_KEYS.has(key)) {
+      const collator = new Intl.Collator(undefined, { sensitivity: 'base' });
+      const text = (s) => String(quotes.get(s)?.[key] ?? '');
+      return (a, b) => dir * collator.compare(text(a), text(b)) || bySymbol(a, b);
+    }
+    const value = (s) => numeric(quotes.get(s)?.[key]);
+    return (a, b) => rank(value(a), value(b), dir) || bySymbol(a, b);
   }
 
   /** update renders one symbol's row; animate is false when loading a snapshot. */
@@ -34,6 +100,9 @@ export class TickerView {
     if (!row) {
       row = this.#create(symbol);
       animate = false;
+      this.orderStale = true;
+    } else if (this.movers || this.sort.key !== 'symbol') {
+      this.valuesMoved = true;
     }
     setText(row.name, q.name ?? '');
     setTitle(row.tr, q.name ?? '');
@@ -48,10 +117,11 @@ export class TickerView {
     setData(row.change, 'dir', sign);
     setData(row.pct, 'dir', sign);
     setText(row.change, formatChange(q.change));
-    setText(row.pct, formatChange(q.change_pct, '%'));
+    setText(row.pct, formatChangePct(q.change_pct));
     this.#number(row, 'high', q.day_high, formatPrice, animate);
     this.#number(row, 'low', q.day_low, formatPrice, animate);
     this.#number(row, 'volume', q.volume, formatVolume, false); // it only grows: no news
+    setTitle(row.volume, formatShares(q.volume));
     row.spark.draw(this.board.series.get(symbol));
   }
 
@@ -70,6 +140,7 @@ export class TickerView {
   #create(symbol) {
     const tr = element('tr');
     tr.dataset.symbol = symbol;
+    tr.tabIndex = 0; // a row opens its chart, by keyboard too
     const sym = element('th', 'sym', symbol);
     sym.scope = 'row';
     const name = element('td', 'name col-name');
@@ -88,29 +159,27 @@ export class TickerView {
     sparkCell.append(spark.el);
     tr.append(sym, name, price, change, pct, high, low, volume, sparkCell);
     const row = { tr, name, price, priceText, arrow, change, pct, high, low, volume, spark, last: {} };
-    this.#place(tr, symbol);
+    this.tbody.append(tr); // reorder puts it in its place
     this.rows.set(symbol, row);
     return row;
-  }
-
-  // place inserts tr in symbol order (a snapshot arrives sorted, so usually at the end).
-  #place(tr, symbol) {
-    const lastRow = this.tbody.lastElementChild;
-    if (!lastRow || lastRow.dataset.symbol < symbol) {
-      this.tbody.append(tr);
-      return;
-    }
-    for (const other of this.tbody.children) {
-      if (other.dataset.symbol > symbol) {
-        this.tbody.insertBefore(tr, other);
-        return;
-      }
-    }
-    this.tbody.append(tr);
   }
 
   #remove(symbol) {
     this.rows.get(symbol)?.tr.remove();
     this.rows.delete(symbol);
+    this.orderStale = true;
   }
+}
+
+// numeric reads a quote's number, missing (null) as NaN rather than 0.
+function numeric(v) {
+  return v == null ? NaN : Number(v);
+}
+
+// rank compares two numbers in direction dir (1 ascending, -1 descending), with
+// missing ones (NaN) last either way.
+function rank(a, b, dir) {
+  if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : 1;
+  if (Number.isNaN(b)) return -1;
+  return dir * (a - b);
 }
