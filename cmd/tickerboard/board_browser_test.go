@@ -35,7 +35,7 @@ func TestBrowserSortsTheTicker(t *testing.T) {
 		{"change_pct", "MSFT,GOOG,AAPL", "Chg %:ascending"},  // again: turned round
 		{"volume", "AAPL,MSFT,GOOG", "Volume:descending"},
 		{"price", "MSFT,AAPL,GOOG", "Last:descending"},
-		{"name", "GOOG,AAPL,MSFT", "Name:ascending"}, // Alphabet, Apple, Microsoft
+		{"name", "GOOG,AAPL,MSFT", "Name:ascending"},     // Alphabet, Apple, Microsoft
 		{"symbol", "AAPL,GOOG,MSFT", "Symbol:ascending"}, // text: A to Z first
 		{"symbol", "MSFT,GOOG,AAPL", "Symbol:descending"},
 	}
