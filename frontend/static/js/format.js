@@ -104,6 +104,27 @@ export function formatPeriod(league, period) {
   return prefix + period;
 }
 
+/** isOvertime says whether a league's game is past its regulation periods. */
+export function isOvertime(league, period) {
+  const [, regulation] = leagues.get(String(league).toUpperCase()) ?? ['P', Infinity];
+  return Number(period) > regulation;
+}
+
+/** formatFinal marks a finished game, and one decided in overtime (Final/OT, Final/2OT). */
+export function formatFinal(league, period) {
+  return isOvertime(league, period) ? `Final/${formatPeriod(league, period)}` : 'Final';
+}
+
+/**
+ * abbreviate shortens a team's name for a narrow screen: the initials of a name of
+ * several words (Golden State Warriors → GSW), else its first three letters (LAK).
+ */
+export function abbreviate(name) {
+  const words = String(name ?? '').trim().split(/\s+/).filter(Boolean);
+  if (words.length >= 2) return words.slice(0, 3).map((w) => [...w][0]).join('').toUpperCase();
+  return [...(words[0] ?? '')].slice(0, 3).join('').toUpperCase();
+}
+
 /**
  * formatGameTime is the period and clock ("Q3 4:12"). A clock that is words rather
  * than time ("End Q1", "HT") already says where the game is, so it stands alone.

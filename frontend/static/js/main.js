@@ -65,6 +65,8 @@ const dirtySparks = new Set();
 const dirtyGames = new Set();
 let playsDirty = false;
 let chartDirty = false;
+let lastAnnounced = 0; // the newest play id announced, or already there when loaded
+const ANNOUNCE_KEY = 'tickerboard.announce';
 let syncAll = false;
 let scheduled = false;
 const pendingCommits = []; // commit times (ms) of changes not yet painted
@@ -90,6 +92,7 @@ function handle(msg) {
     case 'snapshot':
       heardAt = Date.now();
       board.load(msg.snapshot);
+      lastAnnounced = Math.max(lastAnnounced, ...board.plays.map((p) => p.id));
       stats.snapshots++;
       awaitingSnapshot = false;
       syncAll = true;
@@ -161,6 +164,7 @@ function paint() {
     for (const symbol of dirtySparks) if (!dirtyQuotes.has(symbol)) ticker.redrawSpark(symbol);
     for (const id of dirtyGames) scoreboard.update(id);
     if (playsDirty || dirtyGames.size) scoreboard.renderPlays();
+    if (playsDirty) announcePlays();
   }
   ticker.reorder();
   if (chartDirty || syncAll) chart.draw();
@@ -192,6 +196,37 @@ function showFreshness() {
   status.setFreshness(state, heardAt);
   setData($('main'), 'stale', String(state !== 'live' && heardAt > 0));
 }
+
+// announcePlays tells a screen reader about new scoring plays and the score after them,
+// when the viewer asked for it: every play read out is too much for most.
+function announcePlays() {
+  const fresh = board.plays.filter((p) => p.id > lastAnnounced);
+  if (!fresh.length) return;
+  lastAnnounced = Math.max(...fresh.map((p) => p.id));
+  if (!$('#announce').checked) return;
+  $('#announcer').textContent = fresh
+    .map((p) => {
+      const g = board.games.get(p.game_id);
+      if (!g) return '';
+      const team = p.team === 'home' ? g.home_team : g.away_team;
+      const who = p.scorer ? `, ${p.scorer}` : '';
+      return `${team} +${p.points}${who}. ${g.away_team} ${g.away_score ?? 0}, ${g.home_team} ${g.home_score ?? 0}.`;
+    })
+    .join(' ');
+}
+
+try {
+  $('#announce').checked = localStorage.getItem(ANNOUNCE_KEY) === 'true';
+} catch {
+  // no storage: off until ticked
+}
+$('#announce').addEventListener('change', (e) => {
+  try {
+    localStorage.setItem(ANNOUNCE_KEY, String(e.target.checked));
+  } catch {
+    // not remembered, still on for this page
+  }
+});
 
 // showMarket shows the market session and the time of the newest price, in the
 // viewer's time zone.

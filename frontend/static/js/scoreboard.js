@@ -3,8 +3,8 @@
 // by cell; a score that changes flashes.
 
 import { parseTime } from './board.js';
-import { direction, element, flash, setText, setTitle } from './cells.js';
-import { formatClock, formatGameTime, formatStart } from './format.js';
+import { direction, element, flash, setData, setText, setTitle } from './cells.js';
+import { abbreviate, formatClock, formatFinal, formatGameTime, formatStart, isOvertime } from './format.js';
 
 const GROUPS = ['live', 'scheduled', 'final'];
 
@@ -46,11 +46,14 @@ export class ScoreboardView {
     setText(row.home, g.home_team);
     setTitle(row.away, g.away_team);
     setTitle(row.home, g.home_team);
+    setData(row.away, 'abbr', abbreviate(g.away_team)); // shown instead on narrow screens
+    setData(row.home, 'abbr', abbreviate(g.home_team));
     this.#score(row, 'awayScore', g.away_score, animate);
     this.#score(row, 'homeScore', g.home_score, animate);
     const status = GROUPS.includes(g.status) ? g.status : 'live';
+    setData(row.tr, 'ot', String(isOvertime(g.league, g.period)));
     if (status === 'final') {
-      setText(row.time, 'Final');
+      setText(row.time, formatFinal(g.league, g.period));
     } else if (status === 'scheduled') {
       setText(row.time, formatStart(parseTime(g.starts_at)));
     } else {
@@ -85,6 +88,8 @@ export class ScoreboardView {
         this.playItems.set(p.id, li);
       }
       this.#playTeam(li, p);
+      // The play that just happened stands out until the next one.
+      li.classList.toggle('latest', i === this.board.plays.length - 1);
       if (li !== next) this.playsList.insertBefore(li, next);
       next = li.nextElementSibling;
     }
