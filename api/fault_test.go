@@ -20,7 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tickerboard/tickerboard/api"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/tcpproxy"
 	"github.com/tickerboard/tickerboard/internal/testdb"
@@ -37,25 +37,25 @@ type faultEnv struct {
 	db       string // direct to Postgres
 	url      string // the server
 	notifier *store.Notifier
-	hub      *api.Hub
+	hub      *hub.Hub
 	proxy    *tcpproxy.Proxy
 }
 
 // unconflated is the default stream config with conflation out of reach, for tests that
 // check every single event arrives; conflation has tests of its own below.
-func unconflated() api.StreamConfig {
-	cfg := api.DefaultStreamConfig
+func unconflated() hub.StreamConfig {
+	cfg := hub.DefaultStreamConfig
 	cfg.ConflateAt = 1 << 30
 	return cfg
 }
 
-func newFaultEnv(t *testing.T, ring int, cfg api.StreamConfig) *faultEnv {
+func newFaultEnv(t *testing.T, ring int, cfg hub.StreamConfig) *faultEnv {
 	t.Helper()
 	return newFaultEnvWith(t, ring, cfg, nil)
 }
 
 // newFaultEnvWith is newFaultEnv with a chance to adjust the notifier further.
-func newFaultEnvWith(t *testing.T, ring int, cfg api.StreamConfig, adjust func(*store.Notifier)) *faultEnv {
+func newFaultEnvWith(t *testing.T, ring int, cfg hub.StreamConfig, adjust func(*store.Notifier)) *faultEnv {
 	t.Helper()
 	st, dbURL := testdb.Open(t)
 	proxy, viaProxy, err := tcpproxy.ListenFor(dbURL)
@@ -73,10 +73,10 @@ func newFaultEnvWith(t *testing.T, ring int, cfg api.StreamConfig, adjust func(*
 				adjust(n)
 			}
 		},
-		Deps: func(d *api.Deps) { d.Stream = cfg },
+		Stream: cfg,
 	})
-	n, hub := srv.Notifier, srv.Hub
-	e := &faultEnv{st: st, db: dbURL, url: srv.URL, notifier: n, hub: hub, proxy: proxy}
+	n, h := srv.Notifier, srv.Hub
+	e := &faultEnv{st: st, db: dbURL, url: srv.URL, notifier: n, hub: h, proxy: proxy}
 	e.awaitListening(t, true)
 	return e
 }
@@ -597,7 +597,7 @@ func TestFaultLateCommits(t *testing.T) {
 // whole, live and on resume. Real rows cannot get this big (the columns' length limits
 // keep a quote or a game under 1 kB), so the big one is written straight into the log.
 func TestFaultBigChanges(t *testing.T) {
-	e := newFaultEnv(t, 1024, api.DefaultStreamConfig)
+	e := newFaultEnv(t, 1024, hub.DefaultStreamConfig)
 	live := e.watch(t, "", "")
 	from := eventID(live.awaitCount(1)[0])
 
@@ -679,7 +679,7 @@ func flood(t *testing.T, dbURL string) {
 // quote and game (older ones conflated away, after a catch-up from the log when it
 // fell out of the ring) and every play, and ends current.
 func TestFaultSlowClientIsConflatedAndCaughtUp(t *testing.T) {
-	cfg := api.DefaultStreamConfig
+	cfg := hub.DefaultStreamConfig
 	cfg.WriteTimeout = 30 * time.Second // it reads again long before this
 	e := newFaultEnv(t, 256, cfg)
 	seedBoard(t, e.db, 50, 1)
@@ -714,7 +714,7 @@ func TestFaultSlowClientIsConflatedAndCaughtUp(t *testing.T) {
 // A viewer that accepts nothing for longer than the write timeout is disconnected and
 // counted in /metrics, while a viewer beside it gets every event.
 func TestFaultSlowClientIsDisconnected(t *testing.T) {
-	cfg := api.DefaultStreamConfig
+	cfg := hub.DefaultStreamConfig
 	cfg.WriteTimeout = 2 * time.Second // long for a reader that keeps up, even on a busy machine under -race; the stalled one still hits it
 	e := newFaultEnv(t, 1024, cfg)
 	seedBoard(t, e.db, 50, 1)
@@ -749,7 +749,7 @@ func TestFaultSlowClientIsDisconnected(t *testing.T) {
 // must not skip events that retention prunes under it: it gets them, or a reset with a
 // fresh snapshot, never a silent hole.
 func TestFaultCatchUpAcrossPrune(t *testing.T) {
-	cfg := api.DefaultStreamConfig
+	cfg := hub.DefaultStreamConfig
 	cfg.WriteTimeout = 30 * time.Second
 	e := newFaultEnv(t, 256, cfg)
 	testdb.Exec(t, e.db, `INSERT INTO games (league, home_team, away_team) VALUES ('NBA', 'Knicks', 'Nets')`)
@@ -785,7 +785,7 @@ func TestFaultCatchUpAcrossPrune(t *testing.T) {
 // its viewers to start over (reset, reason retention, then a fresh snapshot) instead
 // of streaming on past a hole.
 func TestFaultPrunedWhileDeaf(t *testing.T) {
-	e := newFaultEnv(t, 1024, api.DefaultStreamConfig)
+	e := newFaultEnv(t, 1024, hub.DefaultStreamConfig)
 	testdb.Exec(t, e.db, `INSERT INTO games (league, home_team, away_team) VALUES ('NHL', 'Jets', 'Stars')`)
 	v := e.watch(t, "", "")
 	v.awaitCount(1)
@@ -828,12 +828,12 @@ func TestFaultPrunedWhileDeaf(t *testing.T) {
 // stopped by the same signal, may still be publishing a batch. That must not crash the
 // process on its way down: Publish after Close is a no-op.
 func TestFaultPublishAfterClose(t *testing.T) {
-	hub := api.NewHub(0, 16)
-	hub.Close(context.Background())
+	h := hub.New(0, 16)
+	h.Close(context.Background())
 	defer func() {
 		if r := recover(); r != nil {
 			t.Fatalf("Publish after Close panicked: %v", r)
 		}
 	}()
-	hub.Publish([]store.Event{{ID: 1, Name: "price", Key: "AAPL", Payload: []byte(`{}`), CreatedAt: time.Now()}})
+	h.Publish([]store.Event{{ID: 1, Name: "price", Key: "AAPL", Payload: []byte(`{}`), CreatedAt: time.Now()}})
 }

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tickerboard/tickerboard/store"
+	"github.com/tickerboard/tickerboard/api/hub"
 )
 
 // MaxFilterValues bounds ?symbols= and ?games=, so a client cannot make the server hold
@@ -16,13 +16,6 @@ import (
 const MaxFilterValues = 100
 
 var symbolFormat = regexp.MustCompile(`^[A-Z][A-Z0-9.]{0,9}$`) // as quotes_symbol_format
-
-// Filter selects the events one stream receives. Nil sets mean "all".
-type Filter struct {
-	Topics  uint8
-	Symbols map[string]struct{}
-	Games   map[int64]struct{}
-}
 
 // badParam is a client error that names the query parameter at fault.
 type badParam struct {
@@ -33,16 +26,16 @@ func (e *badParam) Error() string { return e.param + ": " + e.msg }
 
 // ParseFilter reads ?topics=, ?symbols= and ?games= (comma-separated). Any bad value is
 // an error naming its parameter: a typo must not become a silent, empty stream.
-func ParseFilter(q url.Values) (Filter, error) {
-	f := Filter{Topics: topicAll}
+func ParseFilter(q url.Values) (hub.Filter, error) {
+	f := hub.Filter{Topics: hub.TopicAll}
 	if vals, ok := list(q, "topics"); ok {
 		f.Topics = 0
 		for _, v := range vals {
 			switch v {
 			case "price":
-				f.Topics |= topicPrice
+				f.Topics |= hub.TopicPrice
 			case "score":
-				f.Topics |= topicScore
+				f.Topics |= hub.TopicScore
 			default:
 				return f, &badParam{"topics", fmt.Sprintf("unknown topic %q (want price, score)", clip(v))}
 			}
@@ -98,44 +91,6 @@ func clip(s string) string {
 		return s[:40] + "…"
 	}
 	return s
-}
-
-// Match reports whether the stream wants frame f.
-func (flt *Filter) Match(f *Frame) bool {
-	if f.Topic&flt.Topics == 0 {
-		return false
-	}
-	switch f.Name {
-	case "price":
-		if flt.Symbols != nil {
-			_, ok := flt.Symbols[f.Key]
-			return ok
-		}
-	case "score", "play":
-		if flt.Games != nil {
-			_, ok := flt.Games[f.Game]
-			return ok
-		}
-	}
-	return true
-}
-
-// snapshotFilter is the same selection for the database's snapshot query.
-func (flt *Filter) snapshotFilter() store.Filter {
-	sf := store.Filter{Quotes: flt.Topics&topicPrice != 0, Scores: flt.Topics&topicScore != 0}
-	if flt.Symbols != nil {
-		sf.Symbols = make([]string, 0, len(flt.Symbols))
-		for s := range flt.Symbols {
-			sf.Symbols = append(sf.Symbols, s)
-		}
-	}
-	if flt.Games != nil {
-		sf.Games = make([]int64, 0, len(flt.Games))
-		for g := range flt.Games {
-			sf.Games = append(sf.Games, g)
-		}
-	}
-	return sf
 }
 
 // ParseLastEventID reads the resume point from the Last-Event-ID header or, for

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/tickerboard/tickerboard/api/hub"
 	"net/url"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestParseFilterErrorsNameTheParameter(t *testing.T) {
 		}
 	}
 	f, err := ParseFilter(mustQuery(t, "topics=price&symbols=AAPL,BRK.B&games=1,2"))
-	if err != nil || f.Topics != topicPrice || len(f.Symbols) != 2 || len(f.Games) != 2 {
+	if err != nil || f.Topics != hub.TopicPrice || len(f.Symbols) != 2 || len(f.Games) != 2 {
 		t.Fatalf("valid filter: %+v, %v", f, err)
 	}
 }

@@ -164,7 +164,7 @@ func (s *server) handleStatic() http.Handler {
 	})
 }
 
-// handleEvents is the SSE stream; see stream.go.
+// handleEvents is the SSE stream; the engine (api/hub) serves it.
 func (s *server) handleEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query() // well-formed: limitRequest refused the rest
@@ -191,9 +191,9 @@ func (s *server) handleEvents() http.Handler {
 		h.Set("X-Accel-Buffering", "no") // nginx: never buffer this response
 		w.WriteHeader(http.StatusOK)
 		// The stream frees its slot when it ends, which may be after this handler
-		// returns: a caught-up stream is served without a goroutine (fanout.go).
-		st := newStream(s, w, r, filter, func() { release(); s.metrics.clients.Dec() })
-		if err := st.serve(r.Context(), resume, resuming); err != nil && r.Context().Err() == nil {
+		// returns: a caught-up stream is served without a goroutine (api/hub).
+		err = s.hub.Serve(w, r, filter, resume, resuming, func() { release(); s.metrics.clients.Dec() })
+		if err != nil && r.Context().Err() == nil {
 			s.logger.Debug("stream ended", "err", err)
 		}
 	})

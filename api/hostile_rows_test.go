@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/tickerboard/tickerboard/api"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/testdb"
 	"github.com/tickerboard/tickerboard/store"
@@ -116,11 +116,11 @@ func TestFaultHostileRows(t *testing.T) {
 		t.Fatalf("notifier at %d, hub at %d, log head %d", e.notifier.Last(), e.hub.Last(), head)
 	}
 	// A new instance (a restart) reads the same rows from before them and survives.
-	hub := api.NewHub(from, 16)
-	defer hub.Close(context.Background())
-	hub.Publish(e.log(t, from)) // each read bounded in bytes, the 3 MB row in one of them
-	if hub.Last() != head {
-		t.Fatalf("a fresh hub fed the log from %d is at %d, want %d", from, hub.Last(), head)
+	h := hub.New(from, 16)
+	defer h.Close(context.Background())
+	h.Publish(e.log(t, from)) // each read bounded in bytes, the 3 MB row in one of them
+	if h.Last() != head {
+		t.Fatalf("a fresh hub fed the log from %d is at %d, want %d", from, h.Last(), head)
 	}
 
 	// An id far ahead, written with an id of its own, must not hide the ids after it

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tickerboard/tickerboard/api"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/testdb"
 	"github.com/tickerboard/tickerboard/internal/testserver"
@@ -132,7 +133,7 @@ func TestIdleViewersHoldNoGoroutine(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("streams park on Linux only")
 	}
-	e := newFaultEnv(t, 1024, api.DefaultStreamConfig)
+	e := newFaultEnv(t, 1024, hub.DefaultStreamConfig)
 	testdb.Exec(t, e.db, `INSERT INTO quotes (symbol, price) VALUES ('AAPL', 100)`)
 	// One viewer first, so the engine's own goroutines are counted in the base.
 	first, firstResp := e.stall(t)
@@ -211,7 +212,7 @@ func TestInternalErrorSaysOnlyThat(t *testing.T) {
 	srv := httptest.NewServer(api.NewServer(api.Deps{
 		Board:  failingBoard{},
 		Static: fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}},
-		Hub:    api.NewHub(0, 16),
+		Hub:    hub.New(0, 16),
 		Logger: slogTo(&log),
 	}))
 	defer srv.Close()

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -41,10 +42,10 @@ func (s *server) refuse(w http.ResponseWriter, limit string) {
 	retry := (RefusalRetryMin + time.Duration(rand.Int64N(spread+1))).Milliseconds()
 	data, _ := json.Marshal(unavailable{Reason: "full", Limit: limit, RetryMS: retry,
 		Message: "this instance is serving as many streams as it may (" + limit + " limit); retrying shortly"})
-	// appendRetry writes a field line, no blank line: the delay travels in the same
+	// AppendRetry writes a field line, no blank line: the delay travels in the same
 	// block as the event, and no client dispatches an empty event for it.
-	buf := appendRetry(nil, retry)
-	buf, _ = appendEvent(buf, "", "unavailable", data) // a fixed name: cannot fail
+	buf := hub.AppendRetry(nil, retry)
+	buf, _ = hub.AppendEvent(buf, "unavailable", data) // a fixed name: cannot fail
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

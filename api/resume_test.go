@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickerboard/tickerboard/api"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/internal/testserver"
 )
 
 // raw is a stream read exactly as it comes, heartbeats included.
@@ -81,9 +82,9 @@ func label(t *testing.T, ev sse.Event) string {
 // just before a reset, and any id after the log's ids went backwards. Every stream's
 // first frame carries the retry; resets carry no id.
 func TestResumeBoundaries(t *testing.T) {
-	cfg := api.DefaultStreamConfig
+	cfg := hub.DefaultStreamConfig
 	cfg.MaxCatchUp = 8
-	e := newEnvWith(t, 1024, func(d *api.Deps) { d.Stream = cfg })
+	e := newEnvOpts(t, testserver.Options{Ring: 1024, Stream: cfg})
 	ctx := context.Background()
 	update := func() int64 {
 		testdb.Exec(t, e.db, `UPDATE quotes SET price = price + 1 WHERE symbol = 'AAPL'`)

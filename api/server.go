@@ -1,9 +1,11 @@
-// Package api is Tickerboard's HTTP face: the SSE hub and streams, the JSON API, health
-// checks, metrics, and the embedded page.
+// Package api is Tickerboard's HTTP face: routes, the JSON API, who may stream and how
+// many, health checks, metrics, and the embedded page. /events hands each stream to
+// the streaming engine in api/hub, which owns it from then on.
 package api
 
 import (
 	"context"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -26,25 +28,23 @@ type Board interface {
 // Deps is everything the server needs; cmd builds it.
 type Deps struct {
 	Board  Board
-	Hub    *Hub
-	Static fs.FS // the page, served at /
+	Hub    *hub.Hub // the streaming engine: /events hands each stream to it
+	Static fs.FS    // the page, served at /
 	Logger *slog.Logger
 	// Listening reports whether the notifier's LISTEN connection is up; /readyz is 503
 	// while it is not, so load balancers send new viewers elsewhere.
 	Listening func() bool
 	Gauges    Gauges
-	Stream    StreamConfig
 	Limits    Limits
 	Access    Access
 }
 
 type server struct {
 	board   Board
-	hub     *Hub
+	hub     *hub.Hub
 	static  fs.FS
 	logger  *slog.Logger
 	ready   func() bool
-	stream  StreamConfig
 	limits  *limiter
 	access  Access
 	metrics *metrics
@@ -52,9 +52,6 @@ type server struct {
 
 // NewServer returns the HTTP handler for every route (see routes.go).
 func NewServer(d Deps) http.Handler {
-	if d.Stream == (StreamConfig{}) {
-		d.Stream = DefaultStreamConfig
-	}
 	if d.Listening == nil {
 		d.Listening = func() bool { return true }
 	}
@@ -64,7 +61,6 @@ func NewServer(d Deps) http.Handler {
 		static:  d.Static,
 		logger:  d.Logger,
 		ready:   d.Listening,
-		stream:  d.Stream,
 		limits:  newLimiter(d.Limits),
 		access:  d.Access,
 		metrics: newMetrics(d.Gauges).withHub(d.Hub),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tickerboard/tickerboard/api"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/testdb"
 	"github.com/tickerboard/tickerboard/internal/testserver"
@@ -23,7 +24,7 @@ type env struct {
 	db       string
 	url      string
 	notifier *store.Notifier
-	hub      *api.Hub
+	hub      *hub.Hub
 }
 
 func newEnv(t *testing.T, ringSize int) *env {
@@ -34,8 +35,14 @@ func newEnv(t *testing.T, ringSize int) *env {
 // newEnvWith is newEnv with a chance to adjust the server's Deps.
 func newEnvWith(t *testing.T, ringSize int, adjust func(*api.Deps)) *env {
 	t.Helper()
+	return newEnvOpts(t, testserver.Options{Ring: ringSize, Deps: adjust})
+}
+
+// newEnvOpts is newEnv with the test server's options.
+func newEnvOpts(t *testing.T, o testserver.Options) *env {
+	t.Helper()
 	st, dbURL := testdb.Open(t)
-	srv := testserver.Start(t, st, dbURL, testserver.Options{Ring: ringSize, Deps: adjust})
+	srv := testserver.Start(t, st, dbURL, o)
 	return &env{st: st, db: dbURL, url: srv.URL, notifier: srv.Notifier, hub: srv.Hub}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tickerboard/tickerboard/api"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"github.com/tickerboard/tickerboard/feeds"
 	"github.com/tickerboard/tickerboard/store"
 )
@@ -67,7 +68,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	fs.IntVar(&c.maxStreams, "max-streams", maxStreams, "most concurrent SSE streams this instance serves (env TICKERBOARD_MAX_STREAMS)")
 	fs.IntVar(&c.maxPerIP, "max-streams-per-ip", maxPerIP, "most concurrent SSE streams per client address, 0 for no limit (env TICKERBOARD_MAX_STREAMS_PER_IP)")
-	fs.DurationVar(&c.heartbeat, "heartbeat", api.DefaultStreamConfig.Heartbeat, "a quiet stream gets a heartbeat event this often; pages call a stream silent for 2.5 of these dead (shorter than your proxies' idle timeout)")
+	fs.DurationVar(&c.heartbeat, "heartbeat", hub.DefaultStreamConfig.Heartbeat, "a quiet stream gets a heartbeat event this often; pages call a stream silent for 2.5 of these dead (shorter than your proxies' idle timeout)")
 	fs.StringVar(&c.access.Token, "token", "", "if set, viewers need this token: open /?token=… once (env TICKERBOARD_TOKEN)")
 	origins := fs.String("cors-origins", getenv("TICKERBOARD_CORS_ORIGINS"), "comma-separated origins allowed to use the API cross-site, e.g. https://example.com (env TICKERBOARD_CORS_ORIGINS)")
 	proxies := fs.String("trusted-proxies", getenv("TICKERBOARD_TRUSTED_PROXIES"), "comma-separated addresses or CIDRs of reverse proxies whose X-Real-IP/X-Forwarded-For give the client address for per-address limits; empty trusts none (env TICKERBOARD_TRUSTED_PROXIES)")

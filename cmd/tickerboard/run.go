@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tickerboard/tickerboard/api"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"github.com/tickerboard/tickerboard/feeds"
 	"github.com/tickerboard/tickerboard/frontend"
 	"github.com/tickerboard/tickerboard/internal/instance"
@@ -69,7 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	stream := api.DefaultStreamConfig
+	stream := hub.DefaultStreamConfig
 	stream.Heartbeat = cfg.heartbeat // -heartbeat
 	in, err := instance.New(ctx, instance.Config{
 		Store:  st,

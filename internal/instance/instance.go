@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tickerboard/tickerboard/api"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"github.com/tickerboard/tickerboard/store"
 )
 
@@ -31,7 +32,7 @@ type Config struct {
 	Ring   int          // frames the engine keeps for fan-out and resumes
 	Logger *slog.Logger
 	Static fs.FS // the page
-	Stream api.StreamConfig
+	Stream hub.StreamConfig
 	Limits api.Limits
 	Access api.Access
 	Gauges api.Gauges // the caller's (Leading, Locks); the notifier's are added
@@ -46,7 +47,7 @@ type Config struct {
 
 // Instance is one assembled instance, ready to Serve.
 type Instance struct {
-	Hub      *api.Hub
+	Hub      *hub.Hub
 	Notifier *store.Notifier
 	Handler  http.Handler
 	cfg      Config
@@ -65,12 +66,12 @@ func New(ctx context.Context, cfg Config) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the log's position: %w", err)
 	}
-	opts := []api.HubOption{api.WithLogger(cfg.Logger)}
+	opts := []hub.Option{hub.WithLogger(cfg.Logger), hub.WithBoard(cfg.Store), hub.WithStreamConfig(cfg.Stream)}
 	if cfg.Portable {
-		opts = append(opts, api.WithoutParking())
+		opts = append(opts, hub.WithoutParking())
 	}
-	hub := api.NewHub(pos.Head, cfg.Ring, opts...)
-	n := store.NewNotifier(cfg.Listen, pos.Head, hub.Publish, cfg.Logger)
+	h := hub.New(pos.Head, cfg.Ring, opts...)
+	n := store.NewNotifier(cfg.Listen, pos.Head, h.Publish, cfg.Logger)
 	if cfg.Notifier != nil {
 		cfg.Notifier(n)
 	}
@@ -78,7 +79,7 @@ func New(ctx context.Context, cfg Config) (*Instance, error) {
 	g.EventsRead, g.Reconnects = n.Fetched, n.Reconnects
 	handler := api.NewServer(api.Deps{
 		Board:  cfg.Store,
-		Hub:    hub,
+		Hub:    h,
 		Static: cfg.Static,
 		Logger: cfg.Logger,
 		Listening: func() bool {
@@ -86,11 +87,10 @@ func New(ctx context.Context, cfg Config) (*Instance, error) {
 			return connected
 		},
 		Gauges: g,
-		Stream: cfg.Stream,
 		Limits: cfg.Limits,
 		Access: cfg.Access,
 	})
-	return &Instance{Hub: hub, Notifier: n, Handler: handler, cfg: cfg}, nil
+	return &Instance{Hub: h, Notifier: n, Handler: handler, cfg: cfg}, nil
 }
 
 // Serve runs the notifier, the engine and the HTTP server on ln until ctx ends, then

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tickerboard/tickerboard/api"
+	"github.com/tickerboard/tickerboard/api/hub"
 	"github.com/tickerboard/tickerboard/internal/instance"
 	"github.com/tickerboard/tickerboard/store"
 )
@@ -27,17 +28,18 @@ type Options struct {
 	ListenURL string                // where the notifier connects, e.g. through a proxy; "" means the board's database
 	Logger    *slog.Logger          // nil discards
 	Notifier  func(*store.Notifier) // adjusts the notifier before it runs
-	// Deps adjusts the handler's Stream, Limits, Access and Gauges (the rest is the
+	// Deps adjusts the handler's Limits, Access and Gauges (the rest is the
 	// instance's own wiring).
 	Deps     func(*api.Deps)
-	Portable bool // streams never park (instance.Config.Portable)
+	Stream   hub.StreamConfig // zero means hub.DefaultStreamConfig
+	Portable bool             // streams never park (instance.Config.Portable)
 }
 
 // Server is one running in-process instance.
 type Server struct {
 	URL      string
 	Notifier *store.Notifier
-	Hub      *api.Hub
+	Hub      *hub.Hub
 }
 
 // shutdownBound is how long a test waits for the instance to stop: its own deadline
@@ -65,14 +67,14 @@ func Start(t testing.TB, st *store.Store, dbURL string, o Options) *Server {
 		}
 		t.Cleanup(listen.Close)
 	}
-	deps := api.Deps{Stream: api.DefaultStreamConfig}
+	deps := api.Deps{}
 	if o.Deps != nil {
 		o.Deps(&deps)
 	}
 	in, err := instance.New(ctx, instance.Config{
 		Store: st, Listen: listen, Ring: o.Ring, Logger: o.Logger,
 		Static: fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>t</title>")}},
-		Stream: deps.Stream, Limits: deps.Limits, Access: deps.Access, Gauges: deps.Gauges,
+		Stream: o.Stream, Limits: deps.Limits, Access: deps.Access, Gauges: deps.Gauges,
 		Portable: o.Portable, Notifier: o.Notifier,
 	})
 	if err != nil {

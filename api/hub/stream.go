@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"context"
@@ -40,7 +40,7 @@ var errParked = errors.New("stream parked")
 // (snapshot, resume, catch-up); once caught up it takes the connection over and parks
 // in the fan-out, which serves it without a goroutine until it falls behind.
 type stream struct {
-	srv    *server
+	h      *Hub
 	w      http.ResponseWriter // nil once the connection is taken over
 	rc     *http.ResponseController
 	filter Filter
@@ -76,16 +76,25 @@ type stream struct {
 
 // newStream is a stream for the request r, answered through w; release frees its
 // slot when it ends, whichever goroutine ends it.
-func newStream(s *server, w http.ResponseWriter, r *http.Request, filter Filter, release func()) *stream {
-	return &stream{srv: s, w: w, rc: http.NewResponseController(w), filter: filter, ctx: r.Context(),
+func newStream(h *Hub, w http.ResponseWriter, r *http.Request, filter Filter, release func()) *stream {
+	return &stream{h: h, w: w, rc: http.NewResponseController(w), filter: filter, ctx: r.Context(),
 		release: release, parkable: r.ProtoMajor == 1 && r.TLS == nil, chunked: r.ProtoAtLeast(1, 1)}
+}
+
+// Serve streams to the client of r, whose response headers w has sent, the events
+// filter selects: a snapshot first, or, when resuming, what it missed after resume.
+// It returns when the client leaves, the hub closes, or a write fails — or, once the
+// stream is caught up and parked, at once (nil): the engine serves it from then on.
+// release frees the stream's slot when it ends, whichever goroutine ends it.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, filter Filter, resume int64, resuming bool, release func()) error {
+	return newStream(h, w, r, filter, release).serve(r.Context(), resume, resuming)
 }
 
 // serve runs the stream until the client leaves, the hub closes, a write fails, or it
 // parks (nil: a worker serves it from now on and ends it).
 func (st *stream) serve(ctx context.Context, resume int64, resuming bool) (err error) {
 	st.ctx = ctx
-	st.srv.hub.live.add(1)
+	st.h.live.add(1)
 	st.joined = true
 	defer func() {
 		if errors.Is(err, errParked) {
@@ -94,8 +103,8 @@ func (st *stream) serve(ctx context.Context, resume int64, resuming bool) (err e
 		}
 		st.finish(err)
 	}()
-	cfg := st.srv.stream
-	seq, last := st.srv.hub.position()
+	cfg := st.h.cfg
+	seq, last := st.h.position()
 	st.seq = seq
 	// The retry field leads the first frame: a block of its own would be an empty
 	// event to some clients. A resume with nothing to send yet leaves it to follow,
@@ -122,23 +131,23 @@ func (st *stream) serve(ctx context.Context, resume int64, resuming bool) (err e
 // client leaves, the hub closes or a write fails, or errParked when, caught up, the
 // stream has been handed to a shard's worker.
 func (st *stream) follow() error {
-	cfg := st.srv.stream
+	cfg := st.h.cfg
 	heartbeat := time.NewTicker(cfg.Heartbeat)
 	defer heartbeat.Stop()
 	for {
-		frames, next, overrun, wake, closed := st.srv.hub.read(st.seq, st.frames[:0], cfg.Batch)
+		frames, next, overrun, wake, closed := st.h.read(st.seq, st.frames[:0], cfg.Batch)
 		st.frames = frames
 		switch {
 		case closed:
 			// A last comment, but shutdown waits for no client: one that cannot take it
 			// within shutdownWrite is cut off (it reconnects all the same).
 			st.buf = appendComment(st.buf, "server shutting down; reconnect")
-			return st.flushWithin(min(shutdownWrite, st.srv.stream.WriteTimeout))
+			return st.flushWithin(min(shutdownWrite, st.h.cfg.WriteTimeout))
 		case overrun:
 			// Fell out of the ring: fetch what was missed from the log instead.
-			st.srv.metrics.overruns.Inc()
+			st.h.metrics.overruns.Inc()
 			st.slow = true // it could not keep up: what it missed may be conflated
-			seq, last := st.srv.hub.position()
+			seq, last := st.h.position()
 			st.seq = seq
 			if err := st.catchUp(st.ctx, last); err != nil {
 				return err
@@ -196,8 +205,8 @@ func (st *stream) send(ctx context.Context, frames []*Frame) error {
 			sent = f.ID // the ids after it are new, whatever was sent before
 		}
 	}
-	if st.slow && len(matched) > st.srv.stream.ConflateAt {
-		matched = st.srv.conflate(matched)
+	if st.slow && len(matched) > st.h.cfg.ConflateAt {
+		matched = st.h.conflate(matched)
 	}
 	now := time.Now()
 	written := 0
@@ -209,7 +218,7 @@ func (st *stream) send(ctx context.Context, frames []*Frame) error {
 		st.sent = f.ID
 		written++
 		if !f.Created.IsZero() {
-			st.srv.metrics.observeLag(now.Sub(f.Created))
+			st.h.metrics.observeLag(now.Sub(f.Created))
 		}
 		if f.Name == "reset" {
 			if err := st.snapshot(ctx, ""); err != nil {
@@ -222,7 +231,7 @@ func (st *stream) send(ctx context.Context, frames []*Frame) error {
 			}
 		}
 	}
-	st.srv.metrics.framesWritten.Add(float64(written))
+	st.h.metrics.framesWritten.Add(float64(written))
 	st.sent = max(st.sent, lastID)
 	return st.flush()
 }
@@ -233,7 +242,7 @@ func (st *stream) send(ctx context.Context, frames []*Frame) error {
 // is a reset's own: clients of old took it from the reset's id line, before the
 // snapshot that should follow.
 func (st *stream) resume(ctx context.Context, after, hubLast int64) error {
-	pos, err := st.srv.board.Position(ctx)
+	pos, err := st.h.board.Position(ctx)
 	if err != nil {
 		return err
 	}
@@ -242,11 +251,11 @@ func (st *stream) resume(ctx context.Context, after, hubLast int64) error {
 		return st.snapshot(ctx, "unknown-id")
 	case after < pos.Pruned:
 		return st.snapshot(ctx, "retention")
-	case pos.Head-after > st.srv.stream.MaxCatchUp:
+	case pos.Head-after > st.h.cfg.MaxCatchUp:
 		return st.snapshot(ctx, "too-far-behind")
 	}
 	if after > pos.Pruned {
-		at, err := st.srv.board.EventsAfter(ctx, after-1, after, 1)
+		at, err := st.h.board.EventsAfter(ctx, after-1, after, 1)
 		if err != nil {
 			return err
 		}
@@ -258,7 +267,7 @@ func (st *stream) resume(ctx context.Context, after, hubLast int64) error {
 	if after >= hubLast {
 		return nil // the ring will bring the rest; frames up to after are skipped
 	}
-	if seq, ok := st.srv.hub.seek(after); ok {
+	if seq, ok := st.h.seek(after); ok {
 		st.seq = seq
 		return nil
 	}
@@ -269,14 +278,14 @@ func (st *stream) resume(ctx context.Context, after, hubLast int64) error {
 // through, a batch per query.
 func (st *stream) catchUp(ctx context.Context, through int64) error {
 	for st.sent < through {
-		events, err := st.srv.board.EventsAfter(ctx, st.sent, through, st.srv.stream.Batch)
+		events, err := st.h.board.EventsAfter(ctx, st.sent, through, st.h.cfg.Batch)
 		if err != nil {
 			return err
 		}
 		// Retention may have pruned part of what was asked for before it was read, and
 		// the log shows no hole where ids are missing. Pruning only moves forward, so
 		// if the mark is still at or below st.sent now, the read was complete.
-		pos, err := st.srv.board.Position(ctx)
+		pos, err := st.h.board.Position(ctx)
 		if err != nil {
 			return err
 		}
@@ -287,13 +296,13 @@ func (st *stream) catchUp(ctx context.Context, through int64) error {
 			st.sent = through
 			break
 		}
-		st.srv.metrics.catchUpEvents.Add(float64(len(events)))
+		st.h.metrics.catchUpEvents.Add(float64(len(events)))
 		lastID := events[len(events)-1].ID
 		frames := make([]*Frame, 0, len(events))
 		for _, e := range events {
 			f, err := NewFrame(e)
 			if err != nil {
-				st.srv.hub.skips.add(err) // skipped, but the client is past it all the same
+				st.h.skips.add(err) // skipped, but the client is past it all the same
 				continue
 			}
 			frames = append(frames, f)
@@ -312,13 +321,13 @@ func (st *stream) catchUp(ctx context.Context, through int64) error {
 // both again. The snapshot's id is the event it is current to.
 func (st *stream) snapshot(ctx context.Context, reason string) error {
 	if reason != "" {
-		st.srv.metrics.resets.Inc()
+		st.h.metrics.resets.Inc()
 		data, _ := json.Marshal(struct {
 			Reason string `json:"reason"`
 		}{reason})
 		st.buf, _ = appendEvent(st.buf, "", "reset", data) // cannot fail: a fixed name, no id
 	}
-	snap, err := st.srv.board.Snapshot(ctx, st.filter.snapshotFilter())
+	snap, err := st.h.board.Snapshot(ctx, st.filter.snapshotFilter())
 	if err != nil {
 		return err
 	}
@@ -332,11 +341,11 @@ func (st *stream) snapshot(ctx context.Context, reason string) error {
 
 // heartbeat appends a heartbeat event (appendHeartbeat).
 func (st *stream) heartbeat(dst []byte) []byte {
-	return appendHeartbeat(dst, time.Now(), st.srv.hub.Last())
+	return appendHeartbeat(dst, time.Now(), st.h.Last())
 }
 
 // flush writes what is buffered, giving the client WriteTimeout to take it.
-func (st *stream) flush() error { return st.flushWithin(st.srv.stream.WriteTimeout) }
+func (st *stream) flush() error { return st.flushWithin(st.h.cfg.WriteTimeout) }
 
 // shutdownWrite bounds how long a stream's last comment may take when the server stops.
 const shutdownWrite = time.Second
@@ -358,7 +367,7 @@ func (st *stream) flushWithin(timeout time.Duration) error {
 		}
 	}
 	st.lastWrite = now
-	st.srv.metrics.bytesWritten.Add(float64(len(st.buf)))
+	st.h.metrics.bytesWritten.Add(float64(len(st.buf)))
 	if cap(st.buf) > 4*flushAt {
 		st.buf = nil // don't let one burst pin a big buffer for the stream's life
 	} else {
@@ -370,15 +379,15 @@ func (st *stream) flushWithin(timeout time.Duration) error {
 // wrote counts and logs a client dropped for being too slow to take what was written.
 func (st *stream) wrote(err error) error {
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && st.ctx.Err() == nil {
-		st.srv.metrics.slowDisconnects.Inc()
-		st.srv.logger.Info("dropped a slow client", "behind", st.srv.hub.Last()-st.sent)
+		st.h.metrics.slowDisconnects.Inc()
+		st.h.logger.Info("dropped a slow client", "behind", st.h.Last()-st.sent)
 	}
 	return err
 }
 
 // conflate keeps, of frames in id order, every play and reset and only the newest
 // frame of each quote and game.
-func (s *server) conflate(frames []*Frame) []*Frame {
+func (h *Hub) conflate(frames []*Frame) []*Frame {
 	type key struct{ name, key string }
 	newest := make(map[key]int64, len(frames))
 	for _, f := range frames {
@@ -392,6 +401,6 @@ func (s *server) conflate(frames []*Frame) []*Frame {
 			out = append(out, f)
 		}
 	}
-	s.metrics.conflated.Add(float64(len(frames) - len(out)))
+	h.metrics.conflated.Add(float64(len(frames) - len(out)))
 	return out
 }

@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func (st *stream) park() bool {
 	buf, frames := st.buf, st.frames
 	st.buf, st.frames = nil, nil // an idle parked stream holds no buffer
 	st.slow = false              // it has caught up
-	if st.srv.hub.fan.park(st) {
+	if st.h.fan.park(st) {
 		return true
 	}
 	st.buf, st.frames = buf, frames
@@ -43,7 +43,7 @@ func (st *stream) park() bool {
 // goroutine may end while the stream lives on. The response headers are already
 // out; the body continues as it began.
 func (st *stream) takeOver() bool {
-	fan := st.srv.hub.fan
+	fan := st.h.fan
 	if !fan.ready() {
 		return false
 	}
@@ -83,7 +83,7 @@ var errClientGone = errors.New("client went away")
 func (st *stream) unpark() {
 	var err error
 	if len(st.pending) > 0 {
-		err = st.wrote(st.conn.writeRaw(st.pending, st.srv.stream.WriteTimeout))
+		err = st.wrote(st.conn.writeRaw(st.pending, st.h.cfg.WriteTimeout))
 		st.pending = nil
 	}
 	if err == nil {
@@ -125,12 +125,12 @@ func (st *stream) finish(err error) {
 		}
 		st.conn.Close()
 		st.cancel()
-		st.srv.hub.fan.release(st)
+		st.h.fan.release(st)
 	}
 	if st.release != nil {
 		st.release()
 	}
 	if st.joined {
-		st.srv.hub.live.add(-1)
+		st.h.live.add(-1)
 	}
 }

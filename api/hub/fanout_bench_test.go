@@ -1,10 +1,9 @@
-package api
+package hub
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -47,7 +46,7 @@ func BenchmarkEncode(b *testing.B) {
 func BenchmarkPublish(b *testing.B) {
 	for _, n := range []int{1, 100} {
 		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) {
-			h := NewHub(0, 1<<16)
+			h := New(0, 1<<16)
 			defer h.Close(context.Background())
 			evs := priceEvents(1, n, 100)
 			id := int64(1)
@@ -70,25 +69,19 @@ type devNull struct{ *os.File }
 func (devNull) LocalAddr() net.Addr  { return nil }
 func (devNull) RemoteAddr() net.Addr { return nil }
 
-func benchServer(b *testing.B, h *Hub) *server {
-	b.Helper()
-	return &server{hub: h, stream: DefaultStreamConfig, metrics: newMetrics(Gauges{}),
-		logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-}
-
-// parkStreams parks n streams of srv on conns made by dial, filtered by flt, as a
+// parkStreams parks n streams of h on conns made by dial, filtered by flt, as a
 // caught-up stream parks itself; the shards' workers are not started, so the
 // benchmark runs each pass itself.
-func parkStreams(b *testing.B, srv *server, n int, flt Filter, dial func() net.Conn) {
+func parkStreams(b *testing.B, h *Hub, n int, flt Filter, dial func() net.Conn) {
 	b.Helper()
-	f := srv.hub.fan
-	seq, last := srv.hub.position()
+	f := h.fan
+	seq, last := h.position()
 	for i := range n {
 		c := newSSEConn(dial(), true)
 		if c.raw == nil {
 			b.Fatal("no raw connection")
 		}
-		st := &stream{srv: srv, filter: flt, seq: seq, sent: last, conn: c, ctx: context.Background(),
+		st := &stream{h: h, filter: flt, seq: seq, sent: last, conn: c, ctx: context.Background(),
 			cancel: func() {}, lastWrite: time.Now(), shard: f.shards[i%len(f.shards)]}
 		if !f.park(st) {
 			b.Fatal("park failed")
@@ -112,9 +105,8 @@ func BenchmarkFanout(b *testing.B) {
 	defer null.Close()
 	for _, n := range []int{1, 100, 10_000} {
 		b.Run("subscribers="+strconv.Itoa(n), func(b *testing.B) {
-			h := NewHub(0, 1<<16)
-			srv := benchServer(b, h)
-			parkStreams(b, srv, n, Filter{Topics: topicPrice}, func() net.Conn { return devNull{null} })
+			h := New(0, 1<<16)
+			parkStreams(b, h, n, Filter{Topics: TopicPrice}, func() net.Conn { return devNull{null} })
 			evs := priceEvents(1, 1, 100)
 			id := int64(1)
 			for b.Loop() {
@@ -137,14 +129,13 @@ func BenchmarkFanoutFiltered(b *testing.B) {
 	}
 	defer null.Close()
 	const n = 1000
-	h := NewHub(0, 1<<16)
-	srv := benchServer(b, h)
+	h := New(0, 1<<16)
 	for i := range n {
-		flt := Filter{Topics: topicAll, Symbols: map[string]struct{}{}}
+		flt := Filter{Topics: TopicAll, Symbols: map[string]struct{}{}}
 		for k := range 3 {
 			flt.Symbols[fmt.Sprintf("S%03d", (i+k)%100)] = struct{}{}
 		}
-		parkStreams(b, srv, 1, flt, func() net.Conn { return devNull{null} })
+		parkStreams(b, h, 1, flt, func() net.Conn { return devNull{null} })
 	}
 	evs := priceEvents(1, 100, 100) // one tick of every symbol
 	id := int64(1)
@@ -192,9 +183,8 @@ func BenchmarkFanoutTCP(b *testing.B) {
 			c.Close()
 		}
 	}()
-	h := NewHub(0, 1<<16)
-	srv := benchServer(b, h)
-	parkStreams(b, srv, n, Filter{Topics: topicPrice}, func() net.Conn { return <-accepted })
+	h := New(0, 1<<16)
+	parkStreams(b, h, n, Filter{Topics: TopicPrice}, func() net.Conn { return <-accepted })
 	evs := priceEvents(1, 1, 100)
 	id := int64(1)
 	for b.Loop() {
@@ -214,7 +204,7 @@ func BenchmarkFanoutTCP(b *testing.B) {
 // BenchmarkConflate is a slow viewer's catch-up: 1,000 frames over 50 symbols and a
 // few plays reduced to the newest state of each.
 func BenchmarkConflate(b *testing.B) {
-	srv := &server{metrics: newMetrics(Gauges{})}
+	srv := New(0, 16)
 	evs := priceEvents(1, 1000, 50)
 	for i := 0; i < len(evs); i += 100 {
 		evs[i].Name, evs[i].Key = "play", "7"
@@ -232,7 +222,7 @@ func BenchmarkConflate(b *testing.B) {
 
 // BenchmarkFilterMatch is one viewer's filter against one frame.
 func BenchmarkFilterMatch(b *testing.B) {
-	flt := Filter{Topics: topicAll, Symbols: map[string]struct{}{"S001": {}, "S002": {}, "S003": {}}}
+	flt := Filter{Topics: TopicAll, Symbols: map[string]struct{}{"S001": {}, "S002": {}, "S003": {}}}
 	f := mustFrame(b, priceEvents(2, 1, 100)[0])
 	for b.Loop() {
 		flt.Match(f)

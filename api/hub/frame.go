@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"encoding/json"
@@ -77,12 +77,12 @@ func NewFrame(e store.Event) (*Frame, error) {
 	f := &Frame{ID: e.ID, Name: e.Name, Key: e.Key, Created: e.CreatedAt}
 	switch e.Name {
 	case "price":
-		f.Topic = topicPrice
+		f.Topic = TopicPrice
 	case "score", "play":
-		f.Topic = topicScore
+		f.Topic = TopicScore
 		f.Game, _ = strconv.ParseInt(e.Key, 10, 64)
 	default:
-		f.Topic = topicAll
+		f.Topic = TopicAll
 	}
 	b, err := appendLogEvent(make([]byte, 0, len(e.Payload)+len(e.Name)+32), e.ID, e.Name, e.Payload)
 	if err != nil {

@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"bytes"
@@ -107,3 +107,12 @@ func appendRetry(dst []byte, ms int64) []byte {
 	dst = strconv.AppendInt(dst, ms, 10)
 	return append(dst, '\n')
 }
+
+// AppendEvent appends an event without an id, for the events the HTTP side sends of
+// its own (a full instance's "unavailable"), so every frame comes from this encoder.
+func AppendEvent(dst []byte, name string, data []byte) ([]byte, error) {
+	return appendEvent(dst, "", name, data)
+}
+
+// AppendRetry appends a retry field (appendRetry).
+func AppendRetry(dst []byte, ms int64) []byte { return appendRetry(dst, ms) }

@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"errors"
@@ -60,13 +60,8 @@ func (c skippedCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// withHub adds the hub's own counters to m.
-func (m *metrics) withHub(h *Hub) *metrics {
-	if h != nil {
-		m.reg.MustRegister(skippedCollector{hub: h, desc: prometheus.NewDesc("tickerboard_events_skipped_total",
-			"Events from the log that could not be sent to viewers (bad name, key, size or JSON; id out of order), by reason. "+
-				"Counted where read: by the live feed, and again by each catch-up from the log that meets them.",
-			[]string{"reason"}, nil)})
-	}
-	return m
-}
+// skippedDesc describes tickerboard_events_skipped_total{reason}.
+var skippedDesc = prometheus.NewDesc("tickerboard_events_skipped_total",
+	"Events from the log that could not be sent to viewers (bad name, key, size or JSON; id out of order), by reason. "+
+		"Counted where read: by the live feed, and again by each catch-up from the log that meets them.",
+	[]string{"reason"}, nil)

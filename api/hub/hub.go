@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"context"
@@ -8,13 +8,6 @@ import (
 	"sync"
 
 	"github.com/tickerboard/tickerboard/store"
-)
-
-// Topic bits, as named in ?topics=.
-const (
-	topicPrice uint8 = 1 << iota // price events
-	topicScore                   // score and play events
-	topicAll   = topicPrice | topicScore
 )
 
 // Hub fans committed events out to every stream on this instance. It keeps a ring of
@@ -39,6 +32,19 @@ type Hub struct {
 	skips skips
 	fan   *fanout   // the streams parked without a goroutine
 	live  liveCount // streams that have not ended, parked or not
+
+	board   Board // snapshots and catch-up reads
+	cfg     StreamConfig
+	metrics *metrics
+	logger  *slog.Logger
+}
+
+// Board is what streams read from the database: the log's bounds, its events, and the
+// board as it stands.
+type Board interface {
+	Position(ctx context.Context) (store.Position, error)
+	EventsAfter(ctx context.Context, after, through int64, limit int) ([]store.Event, error)
+	Snapshot(ctx context.Context, f store.Filter) (store.Snapshot, error)
 }
 
 // liveCount counts what has not ended and tells when nothing is left.
@@ -79,31 +85,45 @@ const DefaultHubBytes = 64 << 20
 // minHubBytes keeps a budget from being smaller than a few of the largest frames.
 const minHubBytes = 1 << 20
 
-// HubOption adjusts a Hub.
-type HubOption func(*Hub)
+// Option adjusts a Hub.
+type Option func(*Hub)
 
 // WithMaxBytes bounds the bytes of the frames the ring holds (at least 1 MiB): past
 // it, the oldest are dropped, whatever the ring's count.
-func WithMaxBytes(n int64) HubOption {
+func WithMaxBytes(n int64) Option {
 	return func(h *Hub) { h.maxBytes = max(n, minHubBytes) }
 }
 
 // WithoutParking keeps every stream in its own goroutine, as where there is no epoll:
 // the portable path, for tests that prove it delivers what the parked one does.
-func WithoutParking() HubOption { return func(h *Hub) { h.portable = true } }
+func WithoutParking() Option { return func(h *Hub) { h.portable = true } }
 
-// WithLogger is where the hub says, once per reason, that it skipped an event.
-func WithLogger(l *slog.Logger) HubOption { return func(h *Hub) { h.skips.logger = l } }
+// WithLogger is where the hub says, once per reason, that it skipped an event, and
+// that it dropped a slow client.
+func WithLogger(l *slog.Logger) Option {
+	return func(h *Hub) { h.skips.logger, h.logger = l, l }
+}
 
-// NewHub returns a hub whose log starts after event id last, keeping at most size
+// WithBoard is where streams read snapshots and catch up; a hub without one can
+// publish but not serve streams.
+func WithBoard(b Board) Option { return func(h *Hub) { h.board = b } }
+
+// WithStreamConfig paces and bounds the streams (DefaultStreamConfig otherwise).
+func WithStreamConfig(c StreamConfig) Option { return func(h *Hub) { h.cfg = c } }
+
+// New returns a hub whose log starts after event id last, keeping at most size
 // frames and DefaultHubBytes of them (see WithMaxBytes).
-func NewHub(last int64, size int, opts ...HubOption) *Hub {
+func New(last int64, size int, opts ...Option) *Hub {
 	if size < 16 {
 		size = 16
 	}
-	h := &Hub{ring: make([]*Frame, size), maxBytes: DefaultHubBytes, last: last, base: last, wake: make(chan struct{})}
+	h := &Hub{ring: make([]*Frame, size), maxBytes: DefaultHubBytes, last: last, base: last, wake: make(chan struct{}),
+		cfg: DefaultStreamConfig, metrics: newMetrics(), logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(h)
+	}
+	if h.cfg == (StreamConfig{}) {
+		h.cfg = DefaultStreamConfig
 	}
 	h.fan = newFanout(h)
 	return h

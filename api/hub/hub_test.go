@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func ids(frames []*Frame) []int64 {
 }
 
 func TestHubReadSeekOverrun(t *testing.T) {
-	h := NewHub(100, 16)
+	h := New(100, 16)
 	seq, last := h.position()
 	if seq != 0 || last != 100 {
 		t.Fatalf("position = %d, %d", seq, last)
@@ -88,7 +88,7 @@ func TestHubReadSeekOverrun(t *testing.T) {
 
 func TestFramesEncodedOnceAndFiltered(t *testing.T) {
 	f := mustFrame(t, ev(5, "play", "42"))
-	if string(f.Bytes) != "id: 5\nevent: play\ndata: {\"k\":\"42\"}\n\n" || f.Game != 42 || f.Topic != topicScore {
+	if string(f.Bytes) != "id: 5\nevent: play\ndata: {\"k\":\"42\"}\n\n" || f.Game != 42 || f.Topic != TopicScore {
 		t.Fatalf("frame %+v %q", f, f.Bytes)
 	}
 	price := mustFrame(t, ev(6, "price", "AAPL"))
@@ -97,21 +97,19 @@ func TestFramesEncodedOnceAndFiltered(t *testing.T) {
 		t.Fatalf("a reset frame carries an id line: %q", reset.Bytes)
 	}
 	cases := []struct {
-		query string
+		query string // what a client would ask for (api.ParseFilter)
+		flt   Filter
 		want  []bool // play, price, reset
 	}{
-		{"", []bool{true, true, true}},
-		{"topics=price", []bool{false, true, true}},
-		{"topics=score", []bool{true, false, true}},
-		{"symbols=MSFT", []bool{true, false, true}},
-		{"symbols=AAPL&games=7", []bool{false, true, true}},
-		{"games=42,43", []bool{true, true, true}},
+		{"", Filter{Topics: TopicAll}, []bool{true, true, true}},
+		{"topics=price", Filter{Topics: TopicPrice}, []bool{false, true, true}},
+		{"topics=score", Filter{Topics: TopicScore}, []bool{true, false, true}},
+		{"symbols=MSFT", Filter{Topics: TopicAll, Symbols: set("MSFT")}, []bool{true, false, true}},
+		{"symbols=AAPL&games=7", Filter{Topics: TopicAll, Symbols: set("AAPL"), Games: map[int64]struct{}{7: {}}}, []bool{false, true, true}},
+		{"games=42,43", Filter{Topics: TopicAll, Games: map[int64]struct{}{42: {}, 43: {}}}, []bool{true, true, true}},
 	}
 	for _, c := range cases {
-		flt, err := ParseFilter(mustQuery(t, c.query))
-		if err != nil {
-			t.Fatal(err)
-		}
+		flt := c.flt
 		for i, fr := range []*Frame{f, price, reset} {
 			if got := flt.Match(fr); got != c.want[i] {
 				t.Errorf("%q matches %s: %t, want %t", c.query, fr.Name, got, c.want[i])
@@ -121,7 +119,7 @@ func TestFramesEncodedOnceAndFiltered(t *testing.T) {
 }
 
 func TestConflateKeepsNewestPerKeyAndAllPlays(t *testing.T) {
-	s := &server{metrics: newMetrics(Gauges{})}
+	s := New(0, 16)
 	in := []*Frame{
 		mustFrame(t, ev(1, "price", "A")), mustFrame(t, ev(2, "price", "B")), mustFrame(t, ev(3, "play", "1")),
 		mustFrame(t, ev(4, "price", "A")), mustFrame(t, ev(5, "score", "1")), mustFrame(t, ev(6, "play", "1")),
@@ -182,7 +180,7 @@ func TestNewFrameRefusesWhatCannotBeCarried(t *testing.T) {
 // An event the hub cannot carry is skipped and counted, but its id is published all
 // the same: the hub's position, and resuming past it, are unaffected.
 func TestHubSkipsBadEventsButAdvances(t *testing.T) {
-	h := NewHub(0, 16)
+	h := New(0, 16)
 	defer h.Close(context.Background())
 	bad := ev(2, "evil\nname", "")
 	h.Publish([]store.Event{ev(1, "price", "A"), bad, ev(3, "price", "B"), {ID: 4, Name: "price", Payload: []byte("{")}})
@@ -205,7 +203,7 @@ func TestHubSkipsBadEventsButAdvances(t *testing.T) {
 // that fell behind the budget is told to catch up from the log.
 func TestHubRingBoundedInBytes(t *testing.T) {
 	const budget = 1 << 20
-	h := NewHub(0, 1<<16, WithMaxBytes(budget))
+	h := New(0, 1<<16, WithMaxBytes(budget))
 	defer h.Close(context.Background())
 	payload := []byte(`{"s":"` + strings.Repeat("x", MaxPayload-8) + `"}`)
 	var id int64
@@ -242,7 +240,7 @@ func TestHubRingBoundedInBytes(t *testing.T) {
 // hub takes it though its id is not new, drops the ring, and readers at any position
 // read on from it.
 func TestHubRewind(t *testing.T) {
-	h := NewHub(0, 64)
+	h := New(0, 64)
 	defer h.Close(context.Background())
 	var batch []store.Event
 	for id := int64(1); id <= 10; id++ {
@@ -269,4 +267,12 @@ func TestHubRewind(t *testing.T) {
 	if frames, _ := h.held(); frames != 3 {
 		t.Fatalf("ring holds %d frames after the rewind, want 3", frames)
 	}
+}
+
+func set(keys ...string) map[string]struct{} {
+	m := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		m[k] = struct{}{}
+	}
+	return m
 }

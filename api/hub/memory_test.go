@@ -1,9 +1,7 @@
-package api
+package hub
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"runtime"
 	"strconv"
@@ -46,11 +44,11 @@ func (l bigLog) EventsAfter(_ context.Context, after, through int64, limit int) 
 // it missed: the heap grows by less than the budget plus 4 MiB.
 func TestSlowViewerMemoryBounded(t *testing.T) {
 	const budget = 4 << 20
-	h := NewHub(0, 1<<16, WithMaxBytes(budget))
 	cfg := DefaultStreamConfig
 	cfg.WriteTimeout = time.Minute // the stalled viewer is still there at the end
-	srv := &server{hub: h, stream: cfg, metrics: newMetrics(Gauges{}), board: bigLog{head: h.Last},
-		logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	log := &bigLog{}
+	h := New(0, 1<<16, WithMaxBytes(budget), WithStreamConfig(cfg), WithBoard(log))
+	log.head = h.Last
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -72,7 +70,7 @@ func TestSlowViewerMemoryBounded(t *testing.T) {
 	if conn.raw == nil {
 		t.Skip("no raw connection here")
 	}
-	st := &stream{srv: srv, filter: Filter{Topics: topicAll}, conn: conn, ctx: context.Background(),
+	st := &stream{h: h, filter: Filter{Topics: TopicAll}, conn: conn, ctx: context.Background(),
 		cancel: func() {}, lastWrite: time.Now(), shard: h.fan.shards[0]}
 	st.seq, st.sent = h.position()
 	if !h.fan.park(st) {

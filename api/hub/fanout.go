@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"context"
@@ -139,7 +139,7 @@ func (f *fanout) park(st *stream) bool {
 		return false
 	}
 	st.parked = true
-	st.srv.metrics.parked.Inc()
+	st.h.metrics.parked.Inc()
 	st.slot = len(sh.streams)
 	sh.streams = append(sh.streams, st)
 	sh.mu.Unlock()
@@ -149,7 +149,7 @@ func (f *fanout) park(st *stream) bool {
 
 // drain gives a stream that left its shard a goroutine of its own.
 func (f *fanout) drain(st *stream) {
-	st.srv.metrics.drains.Inc()
+	st.h.metrics.drains.Inc()
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
@@ -176,7 +176,7 @@ func (f *fanout) close(ctx context.Context) {
 		sh.streams = nil
 		for _, st := range streams {
 			st.parked = false
-			st.srv.metrics.parked.Dec()
+			st.h.metrics.parked.Dec()
 		}
 		sh.mu.Unlock()
 		wg.Add(1)
@@ -350,7 +350,7 @@ func (sh *shard) pump(st *stream, window []*Frame, start uint64, now time.Time) 
 		}
 	}
 	if body == nil {
-		if now.Sub(st.lastWrite) < st.srv.stream.Heartbeat {
+		if now.Sub(st.lastWrite) < st.h.cfg.Heartbeat {
 			return true
 		}
 		if len(sh.beat) == 0 {
@@ -363,9 +363,9 @@ func (sh *shard) pump(st *stream, window []*Frame, start uint64, now time.Time) 
 		sh.leave(st, err)
 		return false
 	}
-	sh.count(st.srv.metrics, n, len(sent))
+	sh.count(st.h.metrics, n, len(sent))
 	for _, f := range sent {
-		st.srv.metrics.observeLag(now.Sub(f.Created))
+		st.h.metrics.observeLag(now.Sub(f.Created))
 	}
 	if n > 0 {
 		st.lastWrite = now
@@ -450,7 +450,7 @@ func (sh *shard) leave(st *stream, err error) {
 	sh.streams[len(sh.streams)-1] = nil
 	sh.streams = sh.streams[:len(sh.streams)-1]
 	st.parked = false
-	st.srv.metrics.parked.Dec()
+	st.h.metrics.parked.Dec()
 	if err != nil {
 		st.finish(err)
 		return
@@ -471,6 +471,6 @@ func (sh *shard) remove(st *stream) bool {
 	sh.streams[len(sh.streams)-1] = nil
 	sh.streams = sh.streams[:len(sh.streams)-1]
 	st.parked = false
-	st.srv.metrics.parked.Dec()
+	st.h.metrics.parked.Dec()
 	return true
 }
