@@ -58,3 +58,40 @@ func TestBrowserScoreboardDetails(t *testing.T) {
 		t.Errorf("home team cell is %.0f px wide on a phone", w)
 	}
 }
+
+// lineScoreDOM reads the open line score: header, then each team's cells.
+const readLineScore = `((t) => t ? [...t.querySelectorAll('tr')].map((tr) => [...tr.children].map((c) => c.textContent).join('|')) : [])(document.querySelector('#games tr.periods table'))`
+
+func TestBrowserScoresByPeriod(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	games := seedBoard(t, dbURL) // NBA, in Q2: Celtics 3 (Tatum), Lakers 2 (James), both in Q2
+	testdb.Exec(t, dbURL, `INSERT INTO scores (game_id, team, points, scorer, period, clock) VALUES ($1, 'away', 3, 'A. Reaves', 1, '2:00')`, games.live)
+	srv := startServer(t, dbURL, "127.0.0.1:0")
+	page := newTab(t, newBrowser(t), "")
+	page.open(srv.URL + "/")
+
+	page.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#games tr[data-game="%d"] .when`, games.live))))
+	page.waitFor("the line score with every play", `document.querySelector('#games tr.periods')?.dataset.loaded === 'true'`)
+	wantEqual(t, "line score", eval[[]string](page, readLineScore), []string{
+		"|Q1|Q2|Q3|Q4|T",
+		"Lakers|3|2|–|–|5",
+		"Celtics|0|3|–|–|3",
+	})
+	wantEqual(t, "its place", eval[string](page, fmt.Sprintf(`document.querySelector('#games tr[data-game="%d"]').nextElementSibling.className`, games.live)), "periods")
+
+	// The game moves on: a new period, a basket in it.
+	testdb.Exec(t, dbURL, `UPDATE games SET period = 3, clock = '11:40' WHERE id = $1`, games.live)
+	testdb.Exec(t, dbURL, `INSERT INTO scores (game_id, team, points, scorer) VALUES ($1, 'home', 2, 'J. Brown')`, games.live)
+	page.waitFor("the basket in Q3", `(`+readLineScore+`)[2] === 'Celtics|0|3|2|–|5'`)
+	wantEqual(t, "line score in Q3", eval[[]string](page, readLineScore), []string{
+		"|Q1|Q2|Q3|Q4|T",
+		"Lakers|3|2|0|–|5",
+		"Celtics|0|3|2|–|5",
+	})
+	// A play taken back comes off its period.
+	testdb.Exec(t, dbURL, `DELETE FROM scores WHERE scorer = 'A. Reaves'`)
+	page.waitFor("the Q1 basket gone", `(`+readLineScore+`)[1] === 'Lakers|0|2|0|–|2'`)
+
+	page.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#games tr[data-game="%d"] .when`, games.live))))
+	page.waitFor("the line score closed", `!document.querySelector('#games tr.periods')`)
+}

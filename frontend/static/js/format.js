@@ -104,6 +104,13 @@ export function formatPeriod(league, period) {
   return prefix + period;
 }
 
+/** regulationPeriods is how many periods a league plays before overtime (undefined if
+ * the league is not known). */
+export function regulationPeriods(league) {
+  const n = leagues.get(String(league).toUpperCase())?.[1];
+  return Number.isFinite(n) ? n : undefined;
+}
+
 /** isOvertime says whether a league's game is past its regulation periods. */
 export function isOvertime(league, period) {
   const [, regulation] = leagues.get(String(league).toUpperCase()) ?? ['P', Infinity];

@@ -4,6 +4,7 @@
 
 import { Board, parseTime } from './board.js';
 import { ChartView } from './chart.js';
+import { LineScore } from './periods.js';
 import { setData, setText } from './cells.js';
 import { formatAsOf } from './format.js';
 import { FiltersView, loadFilters, saveFilters, streamURL } from './filters.js';
@@ -32,6 +33,7 @@ const scoreboard = new ScoreboardView(
   board,
 );
 const chart = new ChartView($('#detail'), ROOT, board);
+const lineScore = new LineScore(board, ROOT);
 const status = new StatusView($('#status'));
 const lag = new LagStats(1000);
 
@@ -65,6 +67,7 @@ const dirtySparks = new Set();
 const dirtyGames = new Set();
 let playsDirty = false;
 let chartDirty = false;
+let lineScoreDirty = false;
 let lastAnnounced = 0; // the newest play id announced, or already there when loaded
 const ANNOUNCE_KEY = 'tickerboard.announce';
 let syncAll = false;
@@ -137,7 +140,10 @@ function onEvent({ name, id, data: text, value }) {
     if (chart.price(data)) chartDirty = true;
   }
   else if (name === 'score') dirtyGames.add(change.key);
-  else if (name === 'play') playsDirty = true;
+  else if (name === 'play') {
+    playsDirty = true;
+    if (lineScore.play(data)) lineScoreDirty = true;
+  }
   // A hidden tab paints nothing until it is shown; its lag says nothing about liveness.
   if (!document.hidden && pendingCommits.length < PENDING_MAX) {
     pendingCommits.push(parseTime(data.updated_at ?? data.created_at));
@@ -168,7 +174,9 @@ function paint() {
   }
   ticker.reorder();
   if (chartDirty || syncAll) chart.draw();
+  if (lineScore.gameId && (lineScoreDirty || syncAll || dirtyGames.size)) lineScore.draw();
   chartDirty = false;
+  lineScoreDirty = false;
   syncAll = false;
   playsDirty = false;
   dirtyQuotes.clear();
@@ -268,6 +276,19 @@ function toggleChart(e) {
   else chart.open(symbol);
 }
 $('#quotes tbody').addEventListener('click', toggleChart);
+// A click on a game opens its scores by period; another on it closes them.
+function toggleLineScore(e) {
+  const id = Number(e.target.closest('tr[data-game]')?.dataset.game);
+  if (!id) return;
+  if (lineScore.gameId === id) lineScore.close();
+  else lineScore.open(id);
+}
+$('#games').addEventListener('click', toggleLineScore);
+$('#games').addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter' && e.key !== ' ') return;
+  e.preventDefault();
+  toggleLineScore(e);
+});
 $('#quotes tbody').addEventListener('keydown', (e) => {
   if (e.key !== 'Enter' && e.key !== ' ') return;
   e.preventDefault();

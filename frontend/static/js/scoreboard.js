@@ -105,6 +105,7 @@ export class ScoreboardView {
   #create(id) {
     const tr = element('tr');
     tr.dataset.game = String(id);
+    tr.tabIndex = 0; // a game opens its scores by period, by keyboard too
     const away = element('th', 'team away text');
     away.scope = 'row';
     const awayScore = element('td', 'num score away-score');
