@@ -4,18 +4,16 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/tickerboard/tickerboard/api/hub"
+	"github.com/tickerboard/tickerboard/store"
 )
 
 // MaxFilterValues bounds ?symbols= and ?games=, so a client cannot make the server hold
 // or check an unbounded set per event.
 const MaxFilterValues = 100
-
-var symbolFormat = regexp.MustCompile(`^[A-Z][A-Z0-9.]{0,9}$`) // as quotes_symbol_format
 
 // badParam is a client error that names the query parameter at fault.
 type badParam struct {
@@ -47,7 +45,7 @@ func ParseFilter(q url.Values) (hub.Filter, error) {
 		}
 		f.Symbols = make(map[string]struct{}, len(vals))
 		for _, v := range vals {
-			if !symbolFormat.MatchString(v) {
+			if !store.ValidSymbol(v) {
 				return f, &badParam{"symbols", fmt.Sprintf("bad symbol %q (want 1-10 of A-Z, 0-9, '.', starting with a letter)", clip(v))}
 			}
 			f.Symbols[v] = struct{}{}

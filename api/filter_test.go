@@ -1,10 +1,11 @@
 package api
 
 import (
-	"github.com/tickerboard/tickerboard/api/hub"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/tickerboard/tickerboard/api/hub"
 )
 
 func mustQuery(t testing.TB, q string) url.Values {

@@ -80,7 +80,7 @@ const MaxHistory = 1000
 func (s *server) handleQuoteHistory() http.Handler {
 	return s.jsonHandler(func(r *http.Request, ctx context.Context) ([]byte, error) {
 		symbol := mux.Vars(r)["symbol"]
-		if !symbolFormat.MatchString(symbol) {
+		if !store.ValidSymbol(symbol) {
 			return nil, &badParam{"symbol", fmt.Sprintf("bad symbol %q", clip(symbol))}
 		}
 		limit := 100

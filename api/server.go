@@ -5,11 +5,11 @@ package api
 
 import (
 	"context"
-	"github.com/tickerboard/tickerboard/api/hub"
 	"io/fs"
 	"log/slog"
 	"net/http"
 
+	"github.com/tickerboard/tickerboard/api/hub"
 	"github.com/tickerboard/tickerboard/store"
 )
 

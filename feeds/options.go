@@ -4,9 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/tickerboard/tickerboard/store"
 )
 
 // Options configures the simulators. The zero value of a field means its default, so
@@ -83,8 +84,6 @@ func (o *Options) Register(fs *flag.FlagSet) {
 	fs.IntVar(&o.KeepFinals, "keep-finals", DefaultKeepFinals, "finished games kept on the board; older ones are deleted")
 }
 
-var symbolFormat = regexp.MustCompile(`^[A-Z][A-Z0-9.]{0,9}$`) // as quotes_symbol_format
-
 // ParseSymbols splits a comma-separated list of symbols, upper-cased, and rejects any
 // that the quotes table would refuse, naming it.
 func ParseSymbols(s string) ([]string, error) {
@@ -95,7 +94,7 @@ func ParseSymbols(s string) ([]string, error) {
 		if sym == "" {
 			continue
 		}
-		if !symbolFormat.MatchString(sym) {
+		if !store.ValidSymbol(sym) {
 			return nil, fmt.Errorf("symbol %q: want a letter then up to 9 letters, digits or dots", f)
 		}
 		if !seen[sym] {
@@ -125,7 +124,7 @@ func (o Options) Validate() error {
 		return fmt.Errorf("keep-finals %d: want 0 or more", o.KeepFinals)
 	}
 	for _, s := range o.Symbols {
-		if !symbolFormat.MatchString(s) {
+		if !store.ValidSymbol(s) {
 			return fmt.Errorf("symbols: %q is not a valid symbol", s)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/tickerboard/tickerboard/store"
 )
 
 // Instrument is one listed symbol and the character of its price: where it is first
@@ -26,7 +28,7 @@ type Instrument struct {
 
 func (in Instrument) validate() error {
 	switch {
-	case !symbolFormat.MatchString(in.Symbol):
+	case !store.ValidSymbol(in.Symbol):
 		return fmt.Errorf("symbol %q: want a letter then up to 9 letters, digits or dots", in.Symbol)
 	case len(in.Name) > 100:
 		return fmt.Errorf("%s: name longer than 100 characters", in.Symbol)
