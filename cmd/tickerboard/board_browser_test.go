@@ -27,6 +27,8 @@ func TestBrowserSortsTheTicker(t *testing.T) {
 	page.open(srv.URL + "/")
 	wantEqual(t, "order on load", eval[string](page, rowOrder), "AAPL,GOOG,MSFT")
 	wantEqual(t, "sorted column on load", eval[string](page, sortState), "Symbol:ascending")
+	// Prices moved a moment ago: the market is trading.
+	page.waitFor("the session", `document.querySelector('#ticker [data-field="session"]').textContent === 'Market open'`)
 
 	steps := []struct {
 		click, order, state string

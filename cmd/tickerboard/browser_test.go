@@ -629,6 +629,12 @@ func TestBrowserFollowsTheFeeds(t *testing.T) {
 	}
 	t.Logf("lag over the last %d changes: p50 %.1f ms, p99 %.1f ms, max %.1f ms", lag.N, *lag.P50, *lag.P99, *lag.Max)
 	if *updateScreenshot {
+		// Show what a click opens: the first symbol's chart and the first live game's
+		// scores by period.
+		page.do(chromedp.Click(chromedp.CSS(`#quotes tbody tr td.name`)))
+		page.do(chromedp.Click(chromedp.CSS(`#games tbody[data-group="live"] tr[data-game] .when`)))
+		page.waitFor("the chart and the line score", `document.querySelector('#detail').dataset.history &&
+			document.querySelector('#games tr.periods')?.dataset.loaded === 'true'`)
 		page.saveScreenshot(filepath.Join("..", "..", "frontend", "screenshot.png"), 1400, 900)
 	}
 }

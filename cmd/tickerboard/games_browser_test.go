@@ -94,4 +94,9 @@ func TestBrowserScoresByPeriod(t *testing.T) {
 
 	page.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#games tr[data-game="%d"] .when`, games.live))))
 	page.waitFor("the line score closed", `!document.querySelector('#games tr.periods')`)
+
+	// Nothing happens for 5 s (the heartbeat is 15 s away): the board says how old it is,
+	// and is still live.
+	page.waitFor("the age of a quiet board", `/^updated \d+ s ago$/.test(document.querySelector('#status [data-field="fresh"]').textContent)`)
+	wantEqual(t, "state of a quiet board", eval[string](page, `window.tickerboard.state`), "live")
 }
