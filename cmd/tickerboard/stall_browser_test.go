@@ -45,8 +45,11 @@ func TestBrowserNoticesAStalledPath(t *testing.T) {
 				HeartbeatMs float64 `json:"heartbeatMs"`
 				SilenceMs   float64 `json:"silenceMs"`
 			}](page, `window.tickerboard.streams()`)
-			if len(feed) != 1 || feed[0].HeartbeatMs < 400 || feed[0].HeartbeatMs > 1500 || feed[0].SilenceMs != 2000 {
-				t.Fatalf("stream info %+v; want the 500 ms heartbeat measured and a 2 s silence bound", feed)
+			// The server looks for streams due a heartbeat every 250 ms, and this machine
+			// may be busy: the interval measures from 500 ms to somewhat more.
+			if len(feed) != 1 || feed[0].HeartbeatMs < 400 || feed[0].HeartbeatMs > 1500 ||
+				feed[0].SilenceMs != max(2000, 2.5*feed[0].HeartbeatMs) {
+				t.Fatalf("stream info %+v; want the 500 ms heartbeat measured and a silence bound of 2.5 of them, at least 2 s", feed)
 			}
 			silence := time.Duration(feed[0].SilenceMs) * time.Millisecond
 			before := stats(page)

@@ -109,6 +109,9 @@ export class Feed {
       // opens the stream only to say why it makes us wait.
       this.reopenDelay = REOPEN_MIN_MS;
       this.pending = null;
+      // The browser's own reconnects open here too: the quiet before this connection
+      // is an outage, not a heartbeat interval.
+      this.openedAt = Date.now();
       if (this.board.loaded) this.error = '';
       this.#setState('live');
     });
