@@ -11,10 +11,10 @@
 //     the client is current to. It starts with a snapshot (snapshot.go) or a resume
 //     (from the ring, else the log, else reset + snapshot), then follows the ring;
 //     a stream that falls out of the ring catches up from the log.
-//   - Delivery: Filter.Match (filter.go) picks a viewer's frames; stream.send writes
-//     them for a stream with a goroutine (conflating only a slow one); shard.body and
-//     shard.pump (fanout.go) write the same frames to parked streams, whose sockets
-//     took their last batch and so are never conflated.
+//   - Delivery (deliver.go): stream.pick alone decides what a viewer gets next —
+//     its filter (filter.go), what it already has, a rewind's reset, conflation for a
+//     slow viewer only, a reset that needs a snapshot. stream.send (with a goroutine)
+//     and shard.body (parked, bytes shared per filter) only write what it picks.
 //   - Parking, an optimisation (takeover.go, fanout.go): a caught-up HTTP/1.1 stream on
 //     Linux takes its connection over from net/http and parks in a shard. One worker
 //     per shard writes each batch to all its streams with one non-blocking write(2)

@@ -255,7 +255,8 @@ type shareKey struct {
 type shared struct {
 	body   []byte // chunkRoom bytes of room, the frames, two bytes for the chunk's CRLF
 	frames []*Frame
-	used   int // how many frames of the window the bytes cover
+	used   int  // how many frames of the window the bytes cover
+	reset  bool // the streams must leave for a snapshot instead
 }
 
 func (sh *shard) wake() {
@@ -335,14 +336,13 @@ func (sh *shard) pump(st *stream, window []*Frame, start uint64, now time.Time) 
 	var body []byte
 	var sent []*Frame
 	if len(fs) > 0 {
-		for _, f := range fs {
-			if f.Name == "reset" { // needs a fresh snapshot from the database
-				sh.leave(st, nil)
-				return false
-			}
-		}
 		var used int
-		body, sent, used = sh.body(st, fs)
+		var reset bool
+		body, sent, used, reset = sh.body(st, fs)
+		if reset { // needs a fresh snapshot from the database: the drain sends both
+			sh.leave(st, nil)
+			return false
+		}
 		st.seq += uint64(used)
 		st.sent = max(st.sent, fs[used-1].ID)
 		if used < len(fs) {
@@ -388,48 +388,39 @@ var room [chunkRoom]byte
 const maxBody = 256 << 10
 
 // body returns the bytes to write for the first used frames of fs (framed for st's
-// connection) and the frames they hold; nil bytes when st wants none of them. Streams
-// filtered by topic only, at the same position, share the bytes, built once per pass.
-func (sh *shard) body(st *stream, fs []*Frame) (body []byte, sent []*Frame, used int) {
+// connection) and the frames they hold, as pick chooses them; nil bytes when st wants
+// none of them, and reset when st must leave for a snapshot first. Streams filtered by
+// topic only, at the same position, get the same choice: it is made once per pass and
+// its bytes shared.
+func (sh *shard) body(st *stream, fs []*Frame) (body []byte, sent []*Frame, used int, reset bool) {
 	flt := &st.filter
 	key := shareKey{seq: st.seq, topics: flt.Topics}
-	shareable := flt.Symbols == nil && flt.Games == nil && fs[0].ID > st.sent
+	shareable := flt.Symbols == nil && flt.Games == nil && fs[0].ID > st.sent && !st.slow
 	if shareable {
 		if c, ok := sh.cache[key]; ok {
 			if c.body == nil {
-				return nil, nil, c.used
+				return nil, nil, c.used, c.reset
 			}
-			return st.conn.frame(c.body), c.frames, c.used
+			return st.conn.frame(c.body), c.frames, c.used, false
 		}
 	}
-	matched := sh.matched[:0]
-	size := 0
-	for used < len(fs) && size < maxBody {
-		f := fs[used]
-		used++
-		if f.ID > st.sent && flt.Match(f) {
-			matched = append(matched, f)
-			size += len(f.Bytes)
-		}
-	}
-	// No conflation here: a parked stream's socket took its last batch, so it keeps up
-	// and gets every event; one that falls behind leaves to drain, where it may be.
-	sh.matched = matched
-	if len(matched) == 0 {
+	picked, used, reset := st.pick(sh.matched[:0], fs, maxBody)
+	sh.matched = picked
+	if reset || len(picked) == 0 {
 		if shareable {
-			sh.cache[key] = shared{used: used}
+			sh.cache[key] = shared{used: used, reset: reset}
 		}
-		return nil, nil, used
+		return nil, nil, used, reset
 	}
 	if shareable {
 		begin := len(sh.arena)
-		sh.arena = appendFrames(sh.arena, matched)
-		c := shared{body: sh.arena[begin:len(sh.arena):len(sh.arena)], frames: append([]*Frame(nil), matched...), used: used}
+		sh.arena = appendFrames(sh.arena, picked)
+		c := shared{body: sh.arena[begin:len(sh.arena):len(sh.arena)], frames: append([]*Frame(nil), picked...), used: used}
 		sh.cache[key] = c
-		return st.conn.frame(c.body), c.frames, used
+		return st.conn.frame(c.body), c.frames, used, false
 	}
-	sh.buf = appendFrames(sh.buf[:0], matched)
-	return st.conn.frame(sh.buf), matched, used
+	sh.buf = appendFrames(sh.buf[:0], picked)
+	return st.conn.frame(sh.buf), picked, used, false
 }
 
 // appendFrames appends chunkRoom bytes of room, the frames' bytes, and two bytes of

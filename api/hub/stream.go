@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"os"
 	"time"
@@ -187,46 +188,33 @@ func (st *stream) follow() error {
 	}
 }
 
-// send writes the frames the client wants. When a slow client has fallen far behind,
-// only the newest frame of each quote and game is sent (plays and resets are never
-// skipped).
+// send writes the frames the client wants (pick decides which), and after a reset
+// the snapshot that must follow it.
 func (st *stream) send(ctx context.Context, frames []*Frame) error {
 	if len(frames) == 0 {
 		return nil
 	}
 	lastID := frames[len(frames)-1].ID
-	matched := frames[:0]
-	sent := st.sent
-	for _, f := range frames {
-		if f.rewind || f.ID > sent && st.filter.Match(f) {
-			matched = append(matched, f)
-		}
-		if f.rewind {
-			sent = f.ID // the ids after it are new, whatever was sent before
-		}
-	}
-	if st.slow && len(matched) > st.h.cfg.ConflateAt {
-		matched = st.h.conflate(matched)
-	}
 	now := time.Now()
 	written := 0
-	for _, f := range matched {
-		if f.ID <= st.sent && !f.rewind {
-			continue // covered by a snapshot sent after a reset
-		}
-		st.buf = append(st.buf, f.Bytes...)
-		st.sent = f.ID
-		written++
-		if !f.Created.IsZero() {
-			st.h.metrics.observeLag(now.Sub(f.Created))
-		}
-		if f.Name == "reset" {
-			if err := st.snapshot(ctx, ""); err != nil {
-				return err
+	for len(frames) > 0 {
+		picked, used, reset := st.pick(frames[:0], frames, math.MaxInt) // in place: picked never overtakes frames
+		frames = frames[used:]
+		for _, f := range picked {
+			st.buf = append(st.buf, f.Bytes...)
+			st.sent = f.ID // after a rewind's reset, lower than before: the ids after it are new
+			written++
+			if !f.Created.IsZero() {
+				st.h.metrics.observeLag(now.Sub(f.Created))
+			}
+			if len(st.buf) >= flushAt {
+				if err := st.flush(); err != nil {
+					return err
+				}
 			}
 		}
-		if len(st.buf) >= flushAt {
-			if err := st.flush(); err != nil {
+		if reset {
+			if err := st.snapshot(ctx, ""); err != nil {
 				return err
 			}
 		}
@@ -383,24 +371,4 @@ func (st *stream) wrote(err error) error {
 		st.h.logger.Info("dropped a slow client", "behind", st.h.Last()-st.sent)
 	}
 	return err
-}
-
-// conflate keeps, of frames in id order, every play and reset and only the newest
-// frame of each quote and game.
-func (h *Hub) conflate(frames []*Frame) []*Frame {
-	type key struct{ name, key string }
-	newest := make(map[key]int64, len(frames))
-	for _, f := range frames {
-		if f.state() {
-			newest[key{f.Name, f.Key}] = f.ID
-		}
-	}
-	out := frames[:0]
-	for _, f := range frames {
-		if !f.state() || newest[key{f.Name, f.Key}] == f.ID {
-			out = append(out, f)
-		}
-	}
-	h.metrics.conflated.Add(float64(len(frames) - len(out)))
-	return out
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,18 +9,15 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tickerboard/tickerboard/internal/sse"
 )
 
-// frame is one dispatched block of an SSE stream: the fields up to a blank line.
-// A block holding only comments (a heartbeat) has Comments and no Event.
+// frame is one block of an SSE stream (sse.Block: every field up to a blank line) and
+// when it was read. A block holding only comments (a heartbeat) has Comments and no Event.
 type frame struct {
-	ID       string
-	HasID    bool
-	Event    string
-	Data     string
-	Retry    string
-	Comments []string
-	At       time.Time // when the blank line ending the frame was read
+	sse.Block
+	At time.Time // when the blank line ending the frame was read
 }
 
 // stream is an open GET /events response, read frame by frame in the background so
@@ -123,11 +119,9 @@ func (s *stream) nextEvent(deadline time.Time) (frame, error) {
 
 func (s *stream) read() {
 	defer close(s.frames)
-	r := bufio.NewReader(s.resp.Body)
-	var f frame
-	var data []string
+	r := sse.NewReader(s.resp.Body)
 	for {
-		line, err := readLine(r)
+		b, err := r.NextBlock()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
@@ -135,51 +129,6 @@ func (s *stream) read() {
 			s.err = err
 			return
 		}
-		if line == "" {
-			f.Data = strings.Join(data, "\n")
-			if f.Event != "" || len(data) > 0 || f.HasID || f.Retry != "" || len(f.Comments) > 0 {
-				f.At = time.Now()
-				s.frames <- f
-			}
-			f, data = frame{}, nil
-			continue
-		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "":
-			f.Comments = append(f.Comments, value)
-		case "event":
-			f.Event = value
-		case "data":
-			data = append(data, value)
-		case "id":
-			if !strings.ContainsRune(value, 0) {
-				f.ID, f.HasID = value, true
-			}
-		case "retry":
-			f.Retry = value
-		}
-	}
-}
-
-// readLine reads one line ending in CRLF, LF or CR, as the SSE format allows.
-func readLine(r *bufio.Reader) (string, error) {
-	var b strings.Builder
-	for {
-		c, err := r.ReadByte()
-		if err != nil {
-			return "", err
-		}
-		switch c {
-		case '\n':
-			return b.String(), nil
-		case '\r':
-			if next, err := r.Peek(1); err == nil && next[0] == '\n' {
-				r.ReadByte()
-			}
-			return b.String(), nil
-		}
-		b.WriteByte(c)
+		s.frames <- frame{Block: b, At: time.Now()}
 	}
 }

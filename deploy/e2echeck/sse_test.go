@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/tickerboard/tickerboard/internal/sse"
 )
 
 // The checker's own reader must parse what the SSE format allows, or the e2e would
@@ -35,11 +37,11 @@ func TestStreamFrames(t *testing.T) {
 		t.Errorf("ServedBy %q, want the instance that answered last", s.ServedBy)
 	}
 	want := []frame{
-		{Retry: "2000"},
-		{ID: "42", HasID: true, Event: "snapshot", Data: "{\"id\":42,\n \"x\":1}"},
-		{Comments: []string{"ping"}},
-		{ID: "43", HasID: true, Event: "price", Data: "a"},
-		{ID: "44", HasID: true, Event: "play", Data: "b"},
+		{Block: sse.Block{Retry: "2000"}},
+		{Block: sse.Block{ID: "42", HasID: true, Event: "snapshot", Data: "{\"id\":42,\n \"x\":1}"}},
+		{Block: sse.Block{Comments: []string{"ping"}}},
+		{Block: sse.Block{ID: "43", HasID: true, Event: "price", Data: "a"}},
+		{Block: sse.Block{ID: "44", HasID: true, Event: "play", Data: "b"}},
 	}
 	for i, w := range want {
 		f, err := s.next(5 * time.Second)

@@ -91,6 +91,8 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
+func parseInt(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) }
+
 func isDigits(b []byte) bool {
 	for _, c := range b {
 		if c < '0' || c > '9' {
