@@ -7,8 +7,27 @@
 # org.tickerboard.standin=<recipe hash> and are rebuilt when their recipe changes; real
 # images (no label) are left alone. Sourced, not run.
 
-TB_DEBIAN_MIRROR=${TICKERBOARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-TB_DEBIAN_SECURITY=${TICKERBOARD_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
+# apt_repo_uri SUITE prints the URI this machine's apt fetches the Debian suite SUITE
+# from (its mirror or proxy, as configured), without a trailing slash.
+apt_repo_uri() {
+	apt-get indextargets --format '$(CODENAME) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
+		awk -v suite="$1" '$1 == suite { sub(/\/$/, "", $2); print $2; exit }'
+}
+
+# The stand-ins fetch Debian from wherever this machine's apt does; the repository
+# names no mirror. TICKERBOARD_DEBIAN_MIRROR / _SECURITY override it, e.g. on a
+# machine that is not Debian.
+TB_DEBIAN_MIRROR=${TICKERBOARD_DEBIAN_MIRROR:-$(apt_repo_uri bookworm)}
+TB_DEBIAN_SECURITY=${TICKERBOARD_DEBIAN_SECURITY:-$(apt_repo_uri bookworm-security)}
+if [[ -z $TB_DEBIAN_MIRROR ]]; then
+	TB_DEBIAN_MIRROR=$(apt-get indextargets --format '$(ORIGIN) $(CODENAME) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
+		awk '$1 == "Debian" && $2 !~ /-security$/ { sub(/\/$/, "", $3); print $3; exit }')
+fi
+if [[ -n $TB_DEBIAN_MIRROR && -z $TB_DEBIAN_SECURITY ]]; then
+	TB_DEBIAN_SECURITY=$(apt-get indextargets --format '$(CODENAME) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
+		awk '$1 ~ /-security$/ { sub(/\/$/, "", $2); print $2; exit }')
+	TB_DEBIAN_SECURITY=${TB_DEBIAN_SECURITY:-${TB_DEBIAN_MIRROR%/debian}/debian-security}
+fi
 # Bump when standin_rootfs changes what it makes.
 TB_BASE_RECIPE=2
 TB_STANDINS=$TB_DEPLOY/standins
@@ -87,13 +106,14 @@ standin_hash() {
 	} | sha256sum | cut -c1-16
 }
 
-# standin_base prints the tag of the minbase image, importing it (from the cached
-# debootstrap tarball, made first if missing).
+# standin_base [SUITE] prints the tag of the SUITE (bookworm) minbase image, importing
+# it (from the cached debootstrap tarball, made first if missing).
 standin_base() {
-	local tag=tickerboard-standin/bookworm-minbase:r$TB_BASE_RECIPE tar
-	tar=$(standin_base_tar)
+	local suite=${1:-bookworm} tag tar
+	tag=tickerboard-standin/$suite-minbase:r$TB_BASE_RECIPE
+	tar=$(standin_base_tar "$suite")
 	if ! image_exists "$tag"; then
-		[[ -s $tar ]] || timed "debootstrap bookworm minbase" standin_rootfs "$tar" >&2 ||
+		[[ -s $tar ]] || timed "debootstrap $suite minbase" standin_rootfs "$tar" "$suite" >&2 ||
 			die "debootstrap failed"
 		docker import \
 			--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -104,25 +124,51 @@ standin_base() {
 	echo "$tag"
 }
 
-# standin_base_tar is the cached debootstrap tarball.
-standin_base_tar() { echo "$TB_CACHE/rootfs/bookworm-minbase-r$TB_BASE_RECIPE.tar"; }
+# standin_base_tar [SUITE] is the cached debootstrap tarball.
+standin_base_tar() { echo "$TB_CACHE/rootfs/${1:-bookworm}-minbase-r$TB_BASE_RECIPE.tar"; }
 
-# standin_rootfs TAR makes a trimmed bookworm minbase root filesystem tarball, set up
-# the way Debian's own container images are: no services started by package scripts,
-# no recommends, no docs or apt lists kept.
+# standin_suite RECIPE prints the Debian suite a recipe's image is built on: the one
+# in its `suite` file (for a package bookworm does not carry in the version the
+# official image has), else bookworm.
+standin_suite() {
+	if [[ -f $TB_STANDINS/$1/suite ]]; then
+		tr -d '[:space:]' <"$TB_STANDINS/$1/suite"
+	else
+		echo bookworm
+	fi
+}
+
+# standin_rootfs TAR [SUITE] makes a trimmed minbase root filesystem tarball of SUITE
+# (bookworm), set up the way Debian's own container images are: no services started
+# by package scripts, no recommends, no docs or apt lists kept.
 standin_rootfs() (
 	tar=$1
+	suite=${2:-bookworm}
+	[[ -n $TB_DEBIAN_MIRROR ]] ||
+		die "no Debian mirror in this machine's apt configuration: set TICKERBOARD_DEBIAN_MIRROR"
 	apt_install debootstrap
 	dir=$(mktemp -d "$TB_CACHE/rootfs.XXXXXX")
 	trap 'rm -rf "$dir"' EXIT
-	debootstrap --variant=minbase bookworm "$dir" "$TB_DEBIAN_MIRROR" >"$dir.log" 2>&1 ||
+	# A suite newer than this debootstrap knows (forky) bootstraps like sid.
+	script=()
+	[[ -e /usr/share/debootstrap/scripts/$suite ]] || script=(/usr/share/debootstrap/scripts/sid)
+	debootstrap --variant=minbase "$suite" "$dir" "$TB_DEBIAN_MIRROR" "${script[@]}" >"$dir.log" 2>&1 ||
 		{ tail -20 "$dir.log" >&2; rm -f "$dir.log"; exit 1; }
 	rm -f "$dir.log"
-	cat >"$dir/etc/apt/sources.list" <<SOURCES
+	if [[ $suite == bookworm ]]; then
+		cat >"$dir/etc/apt/sources.list" <<SOURCES
 deb $TB_DEBIAN_MIRROR bookworm main
 deb $TB_DEBIAN_MIRROR bookworm-updates main
 deb $TB_DEBIAN_SECURITY bookworm-security main
 SOURCES
+	else
+		# Suites still in development sign indexes valid for a week; a mirror that
+		# serves a snapshot serves them signed but past that date.
+		cat >"$dir/etc/apt/sources.list" <<SOURCES
+deb [check-valid-until=no] $TB_DEBIAN_MIRROR $suite main
+deb [check-valid-until=no] $TB_DEBIAN_SECURITY $suite-security main
+SOURCES
+	fi
 	printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
 	chmod 0755 "$dir/usr/sbin/policy-rc.d"
 	cat >"$dir/etc/apt/apt.conf.d/90container" <<'APT'
@@ -155,12 +201,13 @@ DPKG
 # builder, which with vfs storage copies the whole tree at every step, metadata steps
 # included (minutes per image, against seconds for one container and one commit).
 
-# standin_container RECIPE runs the recipe's build.sh and prints the stopped
-# container's id; the caller removes it.
+# standin_container RECIPE [IMAGE] runs the recipe's build.sh (with STANDIN_IMAGE set
+# to the tag it is building) and prints the stopped container's id; the caller
+# removes it.
 standin_container() {
-	local recipe=$1 base id logf args=() line
+	local recipe=$1 base id logf args=(-e "STANDIN_IMAGE=${2:-}") line
 	logf=$(standin_log "$recipe")
-	base=$(standin_base) || return 1
+	base=$(standin_base "$(standin_suite "$recipe")") || return 1
 	while read -r line; do
 		[[ $line == STOPSIGNAL\ * ]] && args+=(--stop-signal "${line#STOPSIGNAL }")
 	done <"$TB_STANDINS/$recipe/image.conf"
@@ -188,7 +235,7 @@ standin_changes() {
 # standin_build_commit IMG HASH RECIPE commits the recipe's container as IMG.
 standin_build_commit() {
 	local img=$1 hash=$2 recipe=$3 id changes rc=0
-	id=$(standin_container "$recipe") || return 1
+	id=$(standin_container "$recipe" "$img") || return 1
 	mapfile -t changes < <(standin_changes "$recipe" "$hash")
 	docker commit "${changes[@]}" "$id" "$img" >/dev/null || rc=1
 	docker rm "$id" >/dev/null
@@ -201,7 +248,7 @@ standin_build_nginx() { standin_build_commit "$1" "$2" nginx; }
 # build.sh assembled: the image has nothing of the build container in it.
 standin_build_distroless() {
 	local img=$1 hash=$2 id changes rc=0
-	id=$(standin_container distroless) || return 1
+	id=$(standin_container distroless "$img") || return 1
 	mapfile -t changes < <(standin_changes distroless "$hash")
 	docker cp "$id:/rootfs.tar" - | tar -xOf - rootfs.tar |
 		docker import "${changes[@]}" - "$img" >/dev/null || rc=1
