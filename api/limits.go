@@ -2,11 +2,12 @@ package api
 
 import (
 	"encoding/json"
-	"github.com/tickerboard/tickerboard/api/hub"
 	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/tickerboard/tickerboard/api/hub"
 )
 
 // Limits bounds how many streams the server holds.
