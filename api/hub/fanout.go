@@ -28,6 +28,7 @@ type fanout struct {
 	started  bool
 	hangups  hangupWatcher        // nil where streams cannot be taken over
 	conns    map[*stream]struct{} // every taken-over stream, to cut at the shutdown deadline
+	cutAll   bool                 // the deadline has passed: streams taken over now are cut at once
 	stop     chan struct{}
 	finished chan struct{} // closed when close has ended every parked stream
 
@@ -89,15 +90,15 @@ func (f *fanout) ready() bool {
 	return !f.closed && f.hangups != nil
 }
 
-// adopt records a taken-over stream until it ends; false once the fan-out is closed.
-func (f *fanout) adopt(st *stream) bool {
+// adopt records a taken-over stream until it ends, so the shutdown deadline can cut
+// it; one taken over after the cut is cut at once.
+func (f *fanout) adopt(st *stream) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed {
-		return false
-	}
 	f.conns[st] = struct{}{}
-	return true
+	if f.cutAll {
+		st.conn.cut()
+	}
 }
 
 // release forgets a taken-over stream that ended.
@@ -112,6 +113,7 @@ func (f *fanout) release(st *stream) {
 func (f *fanout) cut() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.cutAll = true
 	for st := range f.conns {
 		st.conn.cut()
 	}

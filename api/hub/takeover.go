@@ -53,9 +53,7 @@ func (st *stream) takeOver() bool {
 	}
 	c := newSSEConn(nc, st.chunked)
 	st.conn, st.w, st.rc = c, nil, nil
-	if !fan.adopt(st) { // closed since ready: the stream ends here
-		c.cut()
-	}
+	fan.adopt(st) // closed since ready? follow sends the last comment, as a parked stream gets it
 	st.ctx, st.cancel = context.WithCancel(fan.ctx)
 	st.shard = fan.shardFor()
 	if fan.hangups != nil {
