@@ -400,6 +400,12 @@ func TestFaultDatabaseDownAndBack(t *testing.T) {
 	if reconnects == 0 {
 		t.Fatal("the flaky viewer's connection was never dropped")
 	}
+	steady.mu.Lock()
+	steadyEnds := len(steady.ends)
+	steady.mu.Unlock()
+	if steadyEnds != 0 {
+		t.Fatalf("the steady viewer's stream ended %d times: streams must stay open through a database outage", steadyEnds)
+	}
 	t.Logf("%d commits, %d while cut off; the proxy refused %d connections during the outage", w.commits.Load(), whileCut, proxy.Refused())
 }
 
