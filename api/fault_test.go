@@ -447,7 +447,11 @@ func TestFaultListenerKilledUnderLoad(t *testing.T) {
 		if err != nil || !killed {
 			t.Fatalf("kill %d: terminate listener: %t, %v", k+1, killed, err)
 		}
-		<-changed // it noticed: connected → disconnected
+		select { // it noticed: connected → disconnected
+		case <-changed:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("kill %d: the notifier did not notice within 30s", k+1)
+		}
 
 		if k == kills/2 {
 			// Hold the instance deaf: /readyz must turn viewers away meanwhile.

@@ -146,7 +146,11 @@ func TestRunShutdownIsBoundedAndLeavesNothing(t *testing.T) {
 		}
 	}
 	conn.Close()
-	<-trickled
+	select {
+	case <-trickled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the trickling reader did not stop after its connection closed")
+	}
 	if s := log.String(); strings.Contains(s, "closed pool") || strings.Contains(s, "pool closed") {
 		t.Fatalf("a query ran into the closed pool:\n%s", s)
 	}
