@@ -38,5 +38,5 @@ e2e:
 	bash deploy/e2e.sh
 
 bench:
-	go test -run XXX -bench . -benchmem ./api/ ./store/ ./feeds/
+	go test -run XXX -bench . -benchmem ./api/... ./store/ ./feeds/
 	go test -run XXX -bench BrowserRender -benchtime 1x ./cmd/tickerboard/
