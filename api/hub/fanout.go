@@ -356,7 +356,7 @@ func (sh *shard) pump(st *stream, window []*Frame, start uint64, now time.Time) 
 			return true
 		}
 		if len(sh.beat) == 0 {
-			sh.beat = append(appendHeartbeat(append(sh.beat, room[:]...), now, sh.f.hub.Last()), '\r', '\n')
+			sh.beat = append(appendHeartbeat(append(sh.beat, room[:]...), now, sh.f.hub.Last(), st.h.cfg.Heartbeat), '\r', '\n')
 		}
 		body = st.conn.frame(sh.beat)
 	}

@@ -77,11 +77,13 @@ func appendLogEvent(dst []byte, id int64, name string, data []byte) ([]byte, err
 // this instance has published, so a page can tell a live feed from a frozen one, and
 // proxies and browsers do not time the stream out. It has no id line. Every stream's
 // heartbeats, parked or not, are built here.
-func appendHeartbeat(dst []byte, now time.Time, head int64) []byte {
+func appendHeartbeat(dst []byte, now time.Time, head int64, every time.Duration) []byte {
 	dst = append(dst, "event: heartbeat\ndata: {\"time\":\""...)
 	dst = now.UTC().AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, "\",\"head\":"...)
 	dst = strconv.AppendInt(dst, head, 10)
+	dst = append(dst, ",\"interval_ms\":"...)
+	dst = strconv.AppendInt(dst, every.Milliseconds(), 10)
 	return append(dst, "}\n\n"...)
 }
 

@@ -58,13 +58,13 @@ func TestCommentsRetryAndHeartbeat(t *testing.T) {
 		t.Errorf("retry: %q", got)
 	}
 	at := time.Date(2026, 12, 1, 9, 53, 1, 123456789, time.FixedZone("x", 3600))
-	beat := string(appendHeartbeat(nil, at, 42))
-	if want := "event: heartbeat\ndata: {\"time\":\"2026-12-01T08:53:01.123456789Z\",\"head\":42}\n\n"; beat != want {
+	beat := string(appendHeartbeat(nil, at, 42, 15*time.Second))
+	if want := "event: heartbeat\ndata: {\"time\":\"2026-12-01T08:53:01.123456789Z\",\"head\":42,\"interval_ms\":15000}\n\n"; beat != want {
 		t.Errorf("heartbeat %q, want %q", beat, want)
 	}
 	// A stream that begins with retry and a heartbeat dispatches the heartbeat (no id,
 	// JSON data) and sets the retry; nothing empty is dispatched.
-	r := sse.NewReader(strings.NewReader(string(appendHeartbeat(appendRetry(nil, 1500), at, 7)) + "data: x\n\n"))
+	r := sse.NewReader(strings.NewReader(string(appendHeartbeat(appendRetry(nil, 1500), at, 7, time.Second)) + "data: x\n\n"))
 	ev, err := r.Next()
 	if err != nil || ev.Name != "heartbeat" || ev.ID != "" || r.Retry() != 1500 || !json.Valid([]byte(ev.Data)) {
 		t.Fatalf("got %+v, retry %d, err %v", ev, r.Retry(), err)

@@ -329,7 +329,7 @@ func (st *stream) snapshot(ctx context.Context, reason string) error {
 
 // heartbeat appends a heartbeat event (appendHeartbeat).
 func (st *stream) heartbeat(dst []byte) []byte {
-	return appendHeartbeat(dst, time.Now(), st.h.Last())
+	return appendHeartbeat(dst, time.Now(), st.h.Last(), st.h.cfg.Heartbeat)
 }
 
 // flush writes what is buffered, giving the client WriteTimeout to take it.

@@ -287,6 +287,9 @@ export class Feed {
     } catch {
       // a heartbeat is a heartbeat whatever its body says
     }
+    // The server says its interval; a measured one stands in for servers that do not.
+    const said = Number(beat.interval_ms);
+    if (Number.isFinite(said) && said >= 100 && said <= 10 * HEARTBEAT_MS) this.heartbeatMs = said;
     this.#heard();
     this.#emit({ type: 'heartbeat', time: String(beat.time ?? ''), head: Number(beat.head) || 0 });
   }
