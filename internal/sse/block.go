@@ -2,6 +2,7 @@ package sse
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 )
 
@@ -21,17 +22,27 @@ type Block struct {
 // NextBlock returns the next block that holds any field or comment, or the read error
 // (io.EOF at the end). It keeps LastID, Retry and Comments as Next does.
 func (r *Reader) NextBlock() (Block, error) {
+	b, _, err := r.block()
+	return b, err
+}
+
+// block is the one parser of the field lines, which Next and NextBlock both read
+// through. It returns the next non-empty block and whether it held a data line (a
+// single empty data line dispatches an event with empty data, so Data == "" cannot
+// tell). It applies the fields to the stream as the standard says: an id holding NUL
+// is ignored, a retry is taken only if it is all ASCII digits.
+func (r *Reader) block() (Block, bool, error) {
 	var b Block
 	var data []string
 	for {
 		line, err := r.line()
 		if err != nil {
-			return Block{}, err
+			return Block{}, false, err
 		}
 		if len(line) == 0 {
 			b.Data = strings.Join(data, "\n")
 			if b.Event != "" || len(data) > 0 || b.HasID || b.Retry != "" || len(b.Comments) > 0 {
-				return b, nil
+				return b, len(data) > 0, nil
 			}
 			continue
 		}
@@ -57,9 +68,18 @@ func (r *Reader) NextBlock() (Block, error) {
 			}
 		case "retry":
 			b.Retry = string(value)
-			if isDigits(value) {
-				r.retry, _ = parseInt(value)
+			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil && isDigits(value) {
+				r.retry = n
 			}
 		}
 	}
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }

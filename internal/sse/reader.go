@@ -5,9 +5,7 @@ package sse
 
 import (
 	"bufio"
-	"bytes"
 	"io"
-	"strconv"
 )
 
 // Event is one dispatched event.
@@ -23,6 +21,7 @@ type Reader struct {
 	lastID   string
 	retry    int64
 	comments int
+	started  bool // past the optional byte order mark
 }
 
 // NewReader reads from r.
@@ -38,72 +37,39 @@ func (r *Reader) Comments() int { return r.comments }
 func (r *Reader) LastID() string { return r.lastID }
 
 // Next returns the next dispatched event, or the read error (io.EOF at the end).
-// An event that was not terminated by a blank line before the end is discarded, as
-// the standard requires.
+// It is the browser's view of NextBlock: a block dispatches only if it holds a data
+// line, and its name defaults to "message". An event that was not terminated by a
+// blank line before the end is discarded, as the standard requires.
 func (r *Reader) Next() (Event, error) {
-	var data bytes.Buffer
-	hasData := false
-	name := ""
 	for {
-		line, err := r.line()
+		b, hasData, err := r.block()
 		if err != nil {
 			return Event{}, err
 		}
-		if len(line) == 0 { // dispatch
-			if !hasData {
-				name = ""
-				continue
-			}
-			d := data.Bytes()
-			d = d[:len(d)-1] // the last LF appended
-			if name == "" {
-				name = "message"
-			}
-			return Event{ID: r.lastID, Name: name, Data: string(d)}, nil
+		if !hasData {
+			continue // the block's name and id are spent; LastID keeps a valid id
 		}
-		if line[0] == ':' {
-			r.comments++
-			continue
+		name := b.Event
+		if name == "" {
+			name = "message"
 		}
-		field, value := line, []byte(nil)
-		if i := bytes.IndexByte(line, ':'); i >= 0 {
-			field, value = line[:i], line[i+1:]
-			if len(value) > 0 && value[0] == ' ' {
-				value = value[1:]
-			}
-		}
-		switch string(field) {
-		case "event":
-			name = string(value)
-		case "data":
-			data.Write(value)
-			data.WriteByte('\n')
-			hasData = true
-		case "id":
-			if bytes.IndexByte(value, 0) < 0 {
-				r.lastID = string(value)
-			}
-		case "retry":
-			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil && isDigits(value) {
-				r.retry = n
-			}
-		}
+		return Event{ID: r.lastID, Name: name, Data: b.Data}, nil
 	}
 }
 
-func parseInt(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) }
-
-func isDigits(b []byte) bool {
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return len(b) > 0
-}
-
-// line reads one line ended by CRLF, LF or CR, without its end.
+// line reads one line ended by CRLF, LF or CR, without its end. One byte order mark
+// at the start of the stream is dropped, as the standard says.
 func (r *Reader) line() ([]byte, error) {
+	if !r.started {
+		r.started = true
+		// Peek past the first byte only when it could begin a mark, so a stream whose
+		// first line is shorter than three bytes is not held waiting for more.
+		if first, err := r.r.Peek(1); err == nil && first[0] == 0xEF {
+			if bom, err := r.r.Peek(3); err == nil && string(bom) == "\uFEFF" {
+				r.r.Discard(3)
+			}
+		}
+	}
 	var out []byte
 	for {
 		c, err := r.r.ReadByte()
