@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tickerboard/tickerboard/internal/sse"
 )
 
 // symbolPrefix names the quotes the load tool owns: TB0000, TB0001, …
@@ -109,25 +111,8 @@ func (c *client) connect(ctx context.Context) (*eventParser, error) {
 	for i := range c.last {
 		c.last[i] = -1
 	}
-	for part := 1; ; part++ {
-		ev, err := p.next()
-		if err != nil {
-			return nil, fmt.Errorf("wait for snapshot: %w", err)
-		}
-		if string(ev.name) != "snapshot" {
-			if part > 1 {
-				return nil, fmt.Errorf("a %s event between the parts of the snapshot", ev.name)
-			}
-			part--
-			continue
-		}
-		last, err := c.loadSnapshotPart(ev.data, part)
-		if err != nil {
-			return nil, err
-		}
-		if last {
-			break
-		}
+	if err := c.loadSnapshot(p); err != nil {
+		return nil, err
 	}
 	if err := c.checkSnapshot(); err != nil {
 		return nil, err
@@ -136,30 +121,48 @@ func (c *client) connect(ctx context.Context) (*eventParser, error) {
 	return p, nil
 }
 
-// loadSnapshotPart takes each symbol's starting volume from one part of the snapshot
-// (the server sends it in parts of at most 32 KiB, numbered from 1), and reports
-// whether it was the last.
-func (c *client) loadSnapshotPart(data []byte, want int) (last bool, err error) {
-	var snap struct {
-		Part   int `json:"part"`
-		Parts  int `json:"parts"`
-		Quotes []struct {
+// loadSnapshot reads up to the whole snapshot (the server sends it in parts of at most
+// 32 KiB, numbered from 1; internal/sse gathers them as the page does) and takes each
+// symbol's starting volume from it. Only the snapshot's events leave the fast parser
+// as sse.Event: the price events after it never do.
+func (c *client) loadSnapshot(p *eventParser) error {
+	var asm sse.SnapshotAssembler
+	for {
+		ev, err := p.next()
+		if err != nil {
+			return fmt.Errorf("wait for snapshot: %w", err)
+		}
+		if string(ev.name) != "snapshot" {
+			if asm.Pending() {
+				return fmt.Errorf("a %s event between the parts of the snapshot", ev.name)
+			}
+			continue
+		}
+		snap, whole, err := asm.Add(sse.Event{ID: string(ev.id), Name: string(ev.name), Data: string(ev.data)})
+		if err != nil {
+			return err
+		}
+		if whole {
+			return c.loadVolumes(snap.Quotes)
+		}
+	}
+}
+
+// loadVolumes takes the volume of each of our symbols from the snapshot's quotes.
+func (c *client) loadVolumes(quotes []json.RawMessage) error {
+	for _, raw := range quotes {
+		var q struct {
 			Symbol string `json:"symbol"`
 			Volume int64  `json:"volume"`
-		} `json:"quotes"`
-	}
-	if err := json.Unmarshal(data, &snap); err != nil {
-		return false, fmt.Errorf("decode snapshot: %w", err)
-	}
-	if snap.Part != want {
-		return false, fmt.Errorf("snapshot part %d of %d, want part %d", snap.Part, snap.Parts, want)
-	}
-	for _, q := range snap.Quotes {
+		}
+		if err := json.Unmarshal(raw, &q); err != nil {
+			return fmt.Errorf("decode snapshot quote: %w", err)
+		}
 		if i := symbolIndex([]byte(q.Symbol)); i >= 0 && i < c.symbols {
 			c.last[i] = q.Volume
 		}
 	}
-	return snap.Part >= snap.Parts, nil
+	return nil
 }
 
 // checkSnapshot makes sure the snapshot had every symbol of the run.

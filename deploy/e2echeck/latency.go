@@ -110,9 +110,11 @@ func checkLatency(ctx context.Context, cfg config, stdout io.Writer) error {
 	return nil
 }
 
-func findGame(games []game, id int64) (game, bool) {
-	for _, g := range games {
-		if g.ID == id {
+// findGame finds a game among a snapshot's rows (JSON as the server wrote it).
+func findGame(games []json.RawMessage, id int64) (game, bool) {
+	for _, raw := range games {
+		var g game
+		if json.Unmarshal(raw, &g) == nil && g.ID == id {
 			return g, true
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tickerboard/tickerboard/internal/sse"
 )
 
 // checkPage checks that the page and the probes answer through nginx with the
@@ -110,17 +112,6 @@ func checkStream(ctx context.Context, cfg config, stdout io.Writer) error {
 	return nil
 }
 
-// snapshot is the data of an `event: snapshot` frame: one part of the board, numbered
-// from 1; awaitSnapshot gathers the rows of every part into one.
-type snapshot struct {
-	ID     int64             `json:"id"`
-	Part   int               `json:"part"`
-	Parts  int               `json:"parts"`
-	Quotes []json.RawMessage `json:"quotes"`
-	Games  []game            `json:"games"`
-	Plays  []json.RawMessage `json:"plays"`
-}
-
 // game is the JSON of a game, as in snapshots and score events.
 type game struct {
 	ID        int64  `json:"id"`
@@ -130,19 +121,21 @@ type game struct {
 	Deleted   bool   `json:"deleted"`
 }
 
-// awaitSnapshot reads the start of a fresh stream: `retry: 2000`, then the snapshot in
-// parts of at most 32 KiB, of which only the last frame carries an id, the snapshot's.
-func awaitSnapshot(s *stream, deadline time.Time) (snapshot, error) {
-	var snap snapshot
+// awaitSnapshot reads the start of a fresh stream: `retry: 2000`, then the snapshot,
+// gathered by internal/sse as the page gathers it. On top it checks what the page
+// takes on trust: nothing else comes first, a part is at most 32 KiB, only the last
+// part carries an id (the snapshot's), and the last part has all three row arrays.
+func awaitSnapshot(s *stream, deadline time.Time) (sse.Snapshot, error) {
+	var asm sse.SnapshotAssembler
 	retry := false
 	for {
 		f, err := s.nextEvent(deadline)
 		if err != nil {
-			return snap, fmt.Errorf("waiting for the snapshot: %w", err)
+			return sse.Snapshot{}, fmt.Errorf("waiting for the snapshot: %w", err)
 		}
 		if f.Retry != "" {
 			if f.Retry != "2000" {
-				return snap, fmt.Errorf("retry: %s, want 2000", f.Retry)
+				return sse.Snapshot{}, fmt.Errorf("retry: %s, want 2000", f.Retry)
 			}
 			retry = true
 		}
@@ -150,41 +143,34 @@ func awaitSnapshot(s *stream, deadline time.Time) (snapshot, error) {
 			continue
 		}
 		if !retry {
-			return snap, fmt.Errorf("first frame %q before any retry: 2000", f.Event)
+			return sse.Snapshot{}, fmt.Errorf("first frame %q before any retry: 2000", f.Event)
 		}
 		if f.Event != "snapshot" {
-			return snap, fmt.Errorf("event %q (%q) before the snapshot was whole", f.Event, truncate([]byte(f.Data)))
+			return sse.Snapshot{}, fmt.Errorf("event %q (%q) before the snapshot was whole", f.Event, truncate([]byte(f.Data)))
 		}
 		if len(f.Data) > 32<<10 {
-			return snap, fmt.Errorf("snapshot part of %d bytes, over 32 KiB", len(f.Data))
+			return sse.Snapshot{}, fmt.Errorf("snapshot part of %d bytes, over 32 KiB", len(f.Data))
 		}
-		var part snapshot
-		if err := json.Unmarshal([]byte(f.Data), &part); err != nil {
-			return snap, fmt.Errorf("snapshot data: %w", err)
+		snap, whole, err := asm.Add(sse.Event{ID: f.ID, Name: f.Event, Data: f.Data})
+		if err != nil {
+			return sse.Snapshot{}, err
 		}
-		if part.Part != snap.Part+1 || snap.Part > 0 && (part.ID != snap.ID || part.Parts != snap.Parts) {
-			return snap, fmt.Errorf("snapshot %d part %d of %d after part %d of %d", part.ID, part.Part, part.Parts, snap.Part, snap.Parts)
-		}
-		rows := snap
-		snap = part
-		snap.Quotes = append(rows.Quotes, part.Quotes...)
-		snap.Games = append(rows.Games, part.Games...)
-		snap.Plays = append(rows.Plays, part.Plays...)
-		if part.Part < part.Parts {
+		if !whole {
 			if f.HasID {
-				return snap, fmt.Errorf("snapshot part %d of %d carries id %q: only the last may", part.Part, part.Parts, f.ID)
+				return sse.Snapshot{}, fmt.Errorf("a snapshot part before the last carries id %q: only the last may", f.ID)
 			}
 			continue
 		}
-		if part.Quotes == nil || part.Games == nil || part.Plays == nil {
-			return snap, fmt.Errorf("snapshot part data %q: want quotes, games, plays arrays", truncate([]byte(f.Data)))
+		var rows struct{ Quotes, Games, Plays []json.RawMessage }
+		if err := json.Unmarshal([]byte(f.Data), &rows); err != nil || rows.Quotes == nil || rows.Games == nil || rows.Plays == nil {
+			return sse.Snapshot{}, fmt.Errorf("snapshot part data %q: want quotes, games, plays arrays", truncate([]byte(f.Data)))
 		}
 		id, err := frameID(f)
 		if err != nil {
-			return snap, err
+			return sse.Snapshot{}, err
 		}
 		if id != snap.ID {
-			return snap, fmt.Errorf("snapshot frame id %d, data %q: want the same id", id, truncate([]byte(f.Data)))
+			return sse.Snapshot{}, fmt.Errorf("snapshot frame id %d, data %q: want the same id", id, truncate([]byte(f.Data)))
 		}
 		return snap, nil
 	}

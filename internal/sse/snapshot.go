@@ -53,6 +53,10 @@ func (a *SnapshotAssembler) Add(ev Event) (Snapshot, bool, error) {
 // Reset drops a snapshot in progress (a reset or a reconnect).
 func (a *SnapshotAssembler) Reset() { a.pending = nil }
 
+// Pending says whether a snapshot is in progress: its first part is in, its last not
+// yet. Any other event then is out of place.
+func (a *SnapshotAssembler) Pending() bool { return a.pending != nil }
+
 // NextSnapshot reads until a whole snapshot is in, skipping what comes before its
 // first part. A part out of order, or any other event between parts, is an error.
 func (r *Reader) NextSnapshot() (Snapshot, error) {
@@ -63,7 +67,7 @@ func (r *Reader) NextSnapshot() (Snapshot, error) {
 			return Snapshot{}, err
 		}
 		if ev.Name != "snapshot" {
-			if a.pending != nil {
+			if a.Pending() {
 				return Snapshot{}, fmt.Errorf("a %q event between the parts of a snapshot", ev.Name)
 			}
 			continue

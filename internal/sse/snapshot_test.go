@@ -28,6 +28,13 @@ func TestNextSnapshot(t *testing.T) {
 			wire: "event: snapshot\ndata: {\"id\":9,\"part\":1,\"parts\":3,\"quotes\":[\"A\"],\"games\":[],\"plays\":[]}\n\n" +
 				"id: 9\nevent: snapshot\ndata: {\"id\":9,\"part\":3,\"parts\":3,\"quotes\":[],\"games\":[],\"plays\":[]}\n\n",
 			wantErr: "part 3 of 3 out of order"},
+		{name: "a part of another snapshot",
+			wire: "event: snapshot\ndata: {\"id\":9,\"part\":1,\"parts\":2,\"quotes\":[\"A\"],\"games\":[],\"plays\":[]}\n\n" +
+				"id: 10\nevent: snapshot\ndata: {\"id\":10,\"part\":2,\"parts\":2,\"quotes\":[],\"games\":[],\"plays\":[]}\n\n",
+			wantErr: "snapshot 10 part 2 of 2 out of order"},
+		{name: "a part that is not JSON",
+			wire:    "id: 9\nevent: snapshot\ndata: {\"id\":9,\n\n",
+			wantErr: "snapshot part: unexpected end of JSON"},
 		{name: "another event between parts",
 			wire: "event: snapshot\ndata: {\"id\":9,\"part\":1,\"parts\":2,\"quotes\":[\"A\"],\"games\":[],\"plays\":[]}\n\n" +
 				"id: 10\nevent: price\ndata: {}\n\n",
