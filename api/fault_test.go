@@ -155,14 +155,7 @@ type viewer struct {
 
 func (e *faultEnv) watch(t *testing.T, query, lastEventID string) *viewer {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.url+"/events"+query, nil)
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getEvents(t, e.url, query, lastEventIDHeader(lastEventID))
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,55 +14,6 @@ import (
 	"github.com/tickerboard/tickerboard/internal/testdb"
 	"github.com/tickerboard/tickerboard/internal/testserver"
 )
-
-// raw is a stream read exactly as it comes, heartbeats included.
-type raw struct {
-	t      *testing.T
-	r      *sse.Reader
-	events chan sse.Event
-}
-
-func (e *env) raw(t *testing.T, lastEventID string) *raw {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.url+"/events", nil)
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /events (Last-Event-ID %q): %s", lastEventID, resp.Status)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	s := &raw{t: t, r: sse.NewReader(resp.Body), events: make(chan sse.Event, 64)}
-	go func() {
-		defer close(s.events)
-		for {
-			ev, err := s.r.Next()
-			if err != nil {
-				return
-			}
-			s.events <- ev
-		}
-	}()
-	return s
-}
-
-func (s *raw) next() sse.Event {
-	s.t.Helper()
-	select {
-	case ev, ok := <-s.events:
-		if !ok {
-			s.t.Fatal("stream ended")
-		}
-		return ev
-	case <-time.After(20 * time.Second):
-		s.t.Fatal("no event within 20s")
-	}
-	return sse.Event{}
-}
 
 // label names an event for comparison: its name, and a reset's reason.
 func label(t *testing.T, ev sse.Event) string {
@@ -122,9 +72,9 @@ func TestResumeBoundaries(t *testing.T) {
 		name  string
 		setup func() (lastID int64) // runs in order: cases build on each other
 		want  []string
-		then  func(s *raw) // optional: what follows
+		then  func(s *client) // optional: what follows
 	}{
-		{"at head", func() int64 { return head }, []string{"heartbeat"}, func(s *raw) {
+		{"at head", func() int64 { return head }, []string{"heartbeat"}, func(s *client) {
 			id := update()
 			if ev := s.next(); ev.Name != "price" || ev.ID != strconv.FormatInt(id, 10) {
 				t.Fatalf("after the heartbeat: %s %s, want price %d", ev.Name, ev.ID, id)
@@ -180,7 +130,7 @@ func TestResumeBoundaries(t *testing.T) {
 				t.Fatalf("the live viewer got %v after the rewind, want reset:rewound and a snapshot", evs)
 			}
 			return head // what a viewer still holds from before the restore
-		}, []string{"reset:unknown-id", "snapshot"}, func(*raw) {
+		}, []string{"reset:unknown-id", "snapshot"}, func(*client) {
 			id := update()
 			if id > pruned {
 				t.Fatalf("after the rewind the log's head is %d, above the old %d", id, pruned)

@@ -50,16 +50,24 @@ func newEnvOpts(t *testing.T, o testserver.Options) *env {
 type client struct {
 	t      *testing.T
 	resp   *http.Response
+	r      *sse.Reader // for what it keeps across events (Retry); its events come on events
 	events chan sse.Event
 }
 
 func (e *env) connect(t *testing.T, query, lastEventID string) *client {
 	t.Helper()
-	h := map[string]string{}
-	if lastEventID != "" {
-		h["Last-Event-ID"] = lastEventID
+	return e.connectWith(t, query, lastEventIDHeader(lastEventID))
+}
+
+// raw is connect for tests of liveness: the stream exactly as it comes, heartbeats
+// included.
+func (e *env) raw(t *testing.T, lastEventID string) *client {
+	t.Helper()
+	c, status := e.open(t, "", lastEventIDHeader(lastEventID), true)
+	if status != http.StatusOK {
+		t.Fatalf("GET /events (Last-Event-ID %q): %d", lastEventID, status)
 	}
-	return e.connectWith(t, query, h)
+	return c
 }
 
 // connectWith opens /events with the given headers and fails the test unless it streams.
@@ -78,14 +86,15 @@ func (e *env) tryConnect(t *testing.T, header map[string]string) (*client, int) 
 
 func (e *env) tryConnectQuery(t *testing.T, query string, header map[string]string) (*client, int) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.url+"/events"+query, nil)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return e.open(t, query, header, false)
+}
+
+// open streams /events unless the answer is not a 200, whose status it returns. A
+// browser's board drops heartbeats (liveness, not data), and so does the client
+// unless heartbeats says to keep them.
+func (e *env) open(t *testing.T, query string, header map[string]string, heartbeats bool) (*client, int) {
+	t.Helper()
+	resp := getEvents(t, e.url, query, header)
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
@@ -94,16 +103,15 @@ func (e *env) tryConnectQuery(t *testing.T, query string, header map[string]stri
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type %q", ct)
 	}
-	c := &client{t: t, resp: resp, events: make(chan sse.Event, 1024)}
+	c := &client{t: t, resp: resp, r: sse.NewReader(resp.Body), events: make(chan sse.Event, 1024)}
 	go func() {
 		defer close(c.events)
-		r := sse.NewReader(resp.Body)
 		for {
-			ev, err := r.Next()
+			ev, err := c.r.Next()
 			if err != nil {
 				return
 			}
-			if ev.Name == "heartbeat" { // liveness, not data: tests of it read the wire
+			if ev.Name == "heartbeat" && !heartbeats {
 				continue
 			}
 			c.events <- ev
@@ -111,6 +119,28 @@ func (e *env) tryConnectQuery(t *testing.T, query string, header map[string]stri
 	}()
 	t.Cleanup(c.close)
 	return c, http.StatusOK
+}
+
+// getEvents sends GET /events with query and header, whatever the answer.
+func getEvents(t *testing.T, base, query string, header map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/events"+query, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// lastEventIDHeader is the header that resumes from id ("": none, a fresh stream).
+func lastEventIDHeader(id string) map[string]string {
+	if id == "" {
+		return nil
+	}
+	return map[string]string{"Last-Event-ID": id}
 }
 
 func (c *client) close() { c.resp.Body.Close() }
