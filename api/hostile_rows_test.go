@@ -13,24 +13,12 @@ import (
 	"github.com/tickerboard/tickerboard/store"
 )
 
-// openEventLog removes the events table's CHECKs and guard triggers, so a test can
-// write what a superuser, an old row or another capture could: the Go side must not
-// trust them.
-func openEventLog(t *testing.T, db string) {
-	t.Helper()
-	testdb.Exec(t, db, `DO $$ DECLARE c text; BEGIN
-		FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype = 'c' LOOP
-			EXECUTE format('ALTER TABLE events DROP CONSTRAINT %I', c);
-		END LOOP; END $$;
-		ALTER TABLE events DISABLE TRIGGER USER`)
-}
-
 // emitRaw writes the rows (event, key, payload) a query selects straight into the log,
 // in one transaction, and rings the doorbell: events bigger than any board row, in
 // names tickerboard_emit keeps for the capture.
 func emitRaw(t *testing.T, db, query string) {
 	t.Helper()
-	openEventLog(t, db)
+	testdb.OpenEventLog(t, db)
 	testdb.Exec(t, db, `INSERT INTO events (event, key, payload) `+query+`;
 		SELECT pg_notify('tickerboard', '')`)
 }
@@ -53,7 +41,7 @@ func TestFaultHostileRows(t *testing.T) {
 	testdb.Exec(t, e.db, `INSERT INTO quotes (symbol, price) VALUES ('AAPL', 100)`)
 	live := e.watch(t, "", "")
 	from := eventID(live.awaitCount(1)[0])
-	openEventLog(t, e.db)
+	testdb.OpenEventLog(t, e.db)
 
 	update := func() { testdb.Exec(t, e.db, `UPDATE quotes SET price = price + 1`) }
 	update()

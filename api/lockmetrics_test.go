@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tickerboard/tickerboard/api"
 	"github.com/tickerboard/tickerboard/internal/testdb"
 	"github.com/tickerboard/tickerboard/internal/testserver"
@@ -25,16 +23,7 @@ func TestMetricsShowWhoHoldsTheOrderingLock(t *testing.T) {
 		d.Gauges.Locks = store.NewLockWatch(st, logger).Holders
 	}})
 	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.RuntimeParams["application_name"] = "psql"
-	psql, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer psql.Close(ctx)
+	psql := testdb.Conn(t, dbURL, "psql")
 
 	if _, body := doAll(t, srv.URL+"/metrics"); !regexp.MustCompile(`(?m)^tickerboard_lock_waiters\{lock="ordering"\} 0$`).MatchString(body) ||
 		regexp.MustCompile(`tickerboard_lock_held_seconds\{lock="ordering"`).MatchString(body) {

@@ -33,10 +33,7 @@ func logAfter(t *testing.T, dbURL string, after int64) []logged {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := testdb.Conn(t, dbURL, "")
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT id, event, key, payload FROM events WHERE id > $1 ORDER BY id`, after)
 	if err != nil {

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tickerboard/tickerboard/internal/testdb"
 )
 
@@ -43,13 +41,10 @@ func boardState(t *testing.T, dbURL string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := testdb.Conn(t, dbURL, "")
 	defer conn.Close(ctx)
 	var state string
-	err = conn.QueryRow(ctx, `SELECT concat_ws(E'\n',
+	err := conn.QueryRow(ctx, `SELECT concat_ws(E'\n',
 		(SELECT jsonb_agg(q ORDER BY symbol)::text FROM quotes q),
 		(SELECT jsonb_agg(p ORDER BY symbol, ts)::text FROM price_ticks p),
 		(SELECT jsonb_agg(g ORDER BY id)::text FROM games g),

@@ -172,17 +172,6 @@ func TestNotifierResetsAfterMissingPrunedEvents(t *testing.T) {
 	assertExactlyOnce(t, got[1:], after)
 }
 
-// openLog removes the events table's CHECKs and guard triggers, so a test can write
-// what a superuser, an old row or another capture could.
-func openLog(t *testing.T, db string) {
-	t.Helper()
-	testdb.Exec(t, db, `DO $$ DECLARE c text; BEGIN
-		FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype = 'c' LOOP
-			EXECUTE format('ALTER TABLE events DROP CONSTRAINT %I', c);
-		END LOOP; END $$;
-		ALTER TABLE events DISABLE TRIGGER USER`)
-}
-
 // Rows dated ±infinity (which pgx cannot put in a time.Time) and multi-megabyte
 // payloads do not stall the notifier: every row is published, in order, the odd times
 // as zero, and no read goes on past its byte cap.
@@ -190,7 +179,7 @@ func TestNotifierReadsHostileRows(t *testing.T) {
 	st, db := testdb.Open(t)
 	n, c := startNotifier(t, st)
 	from := n.Last()
-	openLog(t, db)
+	testdb.OpenEventLog(t, db)
 	testdb.Exec(t, db, `INSERT INTO quotes (symbol, price) VALUES ('AAPL', 1)`)
 	testdb.Exec(t, db, `INSERT INTO events (event, key, payload, created_at) VALUES
 		('price', 'INF', '{}', 'infinity'), ('price', 'NEGINF', '{}', '-infinity');

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tickerboard/tickerboard/internal/testdb"
 	"github.com/tickerboard/tickerboard/store"
 )
@@ -164,16 +162,7 @@ func TestLeaderStepsDownWhenItsSessionDies(t *testing.T) {
 func TestLeaderWarnsAboutAForeignHolder(t *testing.T) {
 	st, dbURL := testdb.Open(t)
 	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.RuntimeParams["application_name"] = "psql"
-	psql, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer psql.Close(ctx)
+	psql := testdb.Conn(t, dbURL, "psql")
 	if _, err := psql.Exec(ctx, "SELECT pg_advisory_lock($1)", store.LeaderLockKey); err != nil {
 		t.Fatal(err)
 	}
@@ -204,20 +193,7 @@ func TestLeaderWarnsAboutAForeignHolder(t *testing.T) {
 func TestLocksShowsHoldersAndWaiters(t *testing.T) {
 	st, dbURL := testdb.Open(t)
 	ctx := context.Background()
-	open := func(app string) *pgx.Conn {
-		cfg, err := pgx.ParseConfig(dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.RuntimeParams["application_name"] = app
-		c, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(ctx) })
-		return c
-	}
-	holder, waiter := open("psql"), open("writer")
+	holder, waiter := testdb.Conn(t, dbURL, "psql"), testdb.Conn(t, dbURL, "writer")
 	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", store.OrderingLockKey); err != nil {
 		t.Fatal(err)
 	}

@@ -110,3 +110,37 @@ func ExecErr(u, sql string, args ...any) error {
 	_, err = conn.Exec(ctx, sql, args...)
 	return err
 }
+
+// Conn connects to the database at u, naming the session app in pg_stat_activity
+// ("" leaves the default), and closes it when the test ends (closing it sooner is
+// fine). The connect is bounded; the caller's queries take their own context.
+func Conn(t testing.TB, u, app string) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(u)
+	if err != nil {
+		t.Fatalf("parse %q: %v", u, err)
+	}
+	if app != "" {
+		cfg.RuntimeParams["application_name"] = app
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("connect as %q: %v", app, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// OpenEventLog removes the events table's CHECKs and guard triggers, so a test can
+// write what a superuser, an old row or another capture could: the Go side must not
+// trust them.
+func OpenEventLog(t testing.TB, u string) {
+	t.Helper()
+	Exec(t, u, `DO $$ DECLARE c text; BEGIN
+		FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype = 'c' LOOP
+			EXECUTE format('ALTER TABLE events DROP CONSTRAINT %I', c);
+		END LOOP; END $$;
+		ALTER TABLE events DISABLE TRIGGER USER`)
+}
