@@ -437,13 +437,7 @@ func appendFrames(b []byte, frames []*Frame) []byte {
 
 // leave takes st out of the shard: to drain (err nil) or, after a failed write, to end.
 func (sh *shard) leave(st *stream, err error) {
-	last := sh.streams[len(sh.streams)-1]
-	sh.streams[st.slot] = last
-	last.slot = st.slot
-	sh.streams[len(sh.streams)-1] = nil
-	sh.streams = sh.streams[:len(sh.streams)-1]
-	st.parked = false
-	st.h.metrics.parked.Dec()
+	sh.unpark(st)
 	if err != nil {
 		st.finish(err)
 		return
@@ -458,6 +452,13 @@ func (sh *shard) remove(st *stream) bool {
 	if !st.parked {
 		return false
 	}
+	sh.unpark(st)
+	return true
+}
+
+// unpark takes st out of sh.streams by moving the last stream into its slot (order
+// does not matter to a pass), with sh.mu held.
+func (sh *shard) unpark(st *stream) {
 	last := sh.streams[len(sh.streams)-1]
 	sh.streams[st.slot] = last
 	last.slot = st.slot
@@ -465,5 +466,4 @@ func (sh *shard) remove(st *stream) bool {
 	sh.streams = sh.streams[:len(sh.streams)-1]
 	st.parked = false
 	st.h.metrics.parked.Dec()
-	return true
 }

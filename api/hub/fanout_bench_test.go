@@ -95,6 +95,20 @@ func passAll(f *fanout) {
 	}
 }
 
+// publishPrices publishes one price event per op to the n streams parked on h and
+// reports the cost per delivery.
+func publishPrices(b *testing.B, h *Hub, n int) {
+	evs := priceEvents(1, 1, 100)
+	id := int64(1)
+	for b.Loop() {
+		evs[0].ID = id
+		id++
+		h.Publish(evs)
+		passAll(h.fan)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+}
+
 // BenchmarkFanout publishes one price event per op and writes it to every subscriber
 // (topics=price, so all share one body). ns/delivery is the cost per viewer.
 func BenchmarkFanout(b *testing.B) {
@@ -107,15 +121,7 @@ func BenchmarkFanout(b *testing.B) {
 		b.Run("subscribers="+strconv.Itoa(n), func(b *testing.B) {
 			h := New(0, 1<<16)
 			parkStreams(b, h, n, Filter{Topics: TopicPrice}, func() net.Conn { return devNull{null} })
-			evs := priceEvents(1, 1, 100)
-			id := int64(1)
-			for b.Loop() {
-				evs[0].ID = id
-				id++
-				h.Publish(evs)
-				passAll(h.fan)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+			publishPrices(b, h, n)
 		})
 	}
 }
@@ -185,15 +191,7 @@ func BenchmarkFanoutTCP(b *testing.B) {
 	}()
 	h := New(0, 1<<16)
 	parkStreams(b, h, n, Filter{Topics: TopicPrice}, func() net.Conn { return <-accepted })
-	evs := priceEvents(1, 1, 100)
-	id := int64(1)
-	for b.Loop() {
-		evs[0].ID = id
-		id++
-		h.Publish(evs)
-		passAll(h.fan)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+	publishPrices(b, h, n)
 	for _, sh := range h.fan.shards { // any stream that could not take a write at once left
 		if len(sh.streams) != n/len(h.fan.shards) {
 			b.Logf("shard has %d streams (some were too slow and left to drain)", len(sh.streams))
