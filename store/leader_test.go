@@ -14,55 +14,71 @@ import (
 	"github.com/tickerboard/tickerboard/store"
 )
 
+// leaderRun is one instance contending for leadership: its leader, and when its work
+// started and stopped (each lead).
+type leaderRun struct {
+	leader  *store.Leader
+	cancel  context.CancelFunc
+	done    chan struct{}
+	started chan time.Time
+	stopped chan time.Time
+}
+
+// runLeader starts an instance that, when it leads, works until its lead ends.
+func runLeader(st *store.Store, retry time.Duration) *leaderRun {
+	l := store.NewLeader(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l.Retry = retry
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &leaderRun{leader: l, cancel: cancel, done: make(chan struct{}),
+		started: make(chan time.Time, 4), stopped: make(chan time.Time, 4)}
+	go func() {
+		defer close(in.done)
+		l.Run(ctx, func(ctx context.Context) error {
+			in.started <- time.Now()
+			<-ctx.Done() // cancelled after Leading() is already false
+			in.stopped <- time.Now()
+			return nil
+		})
+	}()
+	return in
+}
+
+// stop ends the instance and waits for it.
+func (in *leaderRun) stop() {
+	in.cancel()
+	<-in.done
+}
+
 // Of two instances on one database exactly one leads; when it stops, the other takes
 // over.
 func TestLeaderFailover(t *testing.T) {
 	st, _ := testdb.Open(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	type instance struct {
-		leader *store.Leader
-		cancel context.CancelFunc
-		done   chan struct{}
-	}
-	started := make(chan int, 2) // which instance began to lead
-	start := func(i int) *instance {
-		l := store.NewLeader(st, logger)
-		l.Retry = 50 * time.Millisecond
-		ctx, cancel := context.WithCancel(context.Background())
-		in := &instance{leader: l, cancel: cancel, done: make(chan struct{})}
-		go func() {
-			defer close(in.done)
-			l.Run(ctx, func(ctx context.Context) error {
-				started <- i
-				<-ctx.Done()
-				return nil
-			})
-		}()
-		return in
-	}
-	a, b := start(0), start(1)
+	a, b := runLeader(st, 50*time.Millisecond), runLeader(st, 50*time.Millisecond)
 	defer func() {
-		for _, in := range []*instance{a, b} {
-			in.cancel()
-			<-in.done
-		}
+		a.stop()
+		b.stop()
 	}()
-	first := <-started
-	ins := []*instance{a, b}
-	if !ins[first].leader.Leading() || ins[1-first].leader.Leading() {
-		t.Fatalf("after election: leading = %t, %t; want exactly instance %d", a.leader.Leading(), b.leader.Leading(), first)
-	}
-	ins[first].cancel()
-	<-ins[first].done
+	var first, second *leaderRun
 	select {
-	case second := <-started:
-		if second != 1-first {
-			t.Fatalf("instance %d led again after it stopped", second)
-		}
+	case <-a.started:
+		first, second = a, b
+	case <-b.started:
+		first, second = b, a
+	case <-time.After(30 * time.Second):
+		t.Fatal("neither instance began to lead")
+	}
+	if !first.leader.Leading() || second.leader.Leading() {
+		t.Fatalf("after election: leading = %t, %t; want exactly one, the one that started", first.leader.Leading(), second.leader.Leading())
+	}
+	first.stop()
+	select {
+	case <-second.started:
+	case <-first.started:
+		t.Fatal("the first leader led again after it stopped")
 	case <-time.After(30 * time.Second):
 		t.Fatal("no instance took over after the leader stopped")
 	}
-	if !ins[1-first].leader.Leading() {
+	if !second.leader.Leading() {
 		t.Fatal("the new leader does not report Leading()")
 	}
 }
@@ -72,31 +88,6 @@ func TestLeaderFailover(t *testing.T) {
 // times; the step-down latency and any two-leader overlap are logged (go test -v).
 func TestLeaderStepsDownWhenItsSessionDies(t *testing.T) {
 	st, _ := testdb.Open(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	type instance struct {
-		leader  *store.Leader
-		cancel  context.CancelFunc
-		done    chan struct{}
-		started chan time.Time
-		stopped chan time.Time
-	}
-	start := func() *instance {
-		l := store.NewLeader(st, logger)
-		l.Retry = 100 * time.Millisecond
-		ctx, cancel := context.WithCancel(context.Background())
-		in := &instance{leader: l, cancel: cancel, done: make(chan struct{}),
-			started: make(chan time.Time, 4), stopped: make(chan time.Time, 4)}
-		go func() {
-			defer close(in.done)
-			l.Run(ctx, func(ctx context.Context) error {
-				in.started <- time.Now()
-				<-ctx.Done() // cancelled after Leading() is already false
-				in.stopped <- time.Now()
-				return nil
-			})
-		}()
-		return in
-	}
 	await := func(ch chan time.Time, what string) time.Time {
 		t.Helper()
 		select {
@@ -110,9 +101,9 @@ func TestLeaderStepsDownWhenItsSessionDies(t *testing.T) {
 	const runs = 20
 	var stepDowns, overlaps []time.Duration
 	for run := range runs {
-		a := start()
+		a := runLeader(st, 100*time.Millisecond)
 		await(a.started, "first leader")
-		b := start()
+		b := runLeader(st, 100*time.Millisecond)
 		hs, err := st.Locks(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -147,10 +138,8 @@ func TestLeaderStepsDownWhenItsSessionDies(t *testing.T) {
 		}
 		stepDowns = append(stepDowns, stoppedAt.Sub(killedAt))
 		overlaps = append(overlaps, max(0, stoppedAt.Sub(takeoverAt)))
-		for _, in := range []*instance{b, a} {
-			in.cancel()
-			<-in.done
-		}
+		b.stop()
+		a.stop()
 	}
 	slices.Sort(stepDowns)
 	slices.Sort(overlaps)
