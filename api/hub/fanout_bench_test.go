@@ -48,16 +48,7 @@ func BenchmarkPublish(b *testing.B) {
 		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) {
 			h := New(0, 1<<16)
 			defer h.Close(context.Background())
-			evs := priceEvents(1, n, 100)
-			id := int64(1)
-			for b.Loop() {
-				for i := range evs {
-					evs[i].ID = id
-					id++
-				}
-				h.Publish(evs)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+			publishEach(b, h, priceEvents(1, n, 100), false, n, "ns/event")
 		})
 	}
 }
@@ -95,18 +86,22 @@ func passAll(f *fanout) {
 	}
 }
 
-// publishPrices publishes one price event per op to the n streams parked on h and
-// reports the cost per delivery.
-func publishPrices(b *testing.B, h *Hub, n int) {
-	evs := priceEvents(1, 1, 100)
+// publishEach publishes evs once per op, their ids following on from the last op's,
+// and with fan, has every shard write them out before the next op. It reports the
+// time per one of per (events or deliveries an op makes) as unit.
+func publishEach(b *testing.B, h *Hub, evs []store.Event, fan bool, per int, unit string) {
 	id := int64(1)
 	for b.Loop() {
-		evs[0].ID = id
-		id++
+		for i := range evs {
+			evs[i].ID = id
+			id++
+		}
 		h.Publish(evs)
-		passAll(h.fan)
+		if fan {
+			passAll(h.fan)
+		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), unit)
 }
 
 // BenchmarkFanout publishes one price event per op and writes it to every subscriber
@@ -121,7 +116,7 @@ func BenchmarkFanout(b *testing.B) {
 		b.Run("subscribers="+strconv.Itoa(n), func(b *testing.B) {
 			h := New(0, 1<<16)
 			parkStreams(b, h, n, Filter{Topics: TopicPrice}, func() net.Conn { return devNull{null} })
-			publishPrices(b, h, n)
+			publishEach(b, h, priceEvents(1, 1, 100), true, n, "ns/delivery")
 		})
 	}
 }
@@ -143,17 +138,7 @@ func BenchmarkFanoutFiltered(b *testing.B) {
 		}
 		parkStreams(b, h, 1, flt, func() net.Conn { return devNull{null} })
 	}
-	evs := priceEvents(1, 100, 100) // one tick of every symbol
-	id := int64(1)
-	for b.Loop() {
-		for i := range evs {
-			evs[i].ID = id
-			id++
-		}
-		h.Publish(evs)
-		passAll(h.fan)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*3), "ns/delivery")
+	publishEach(b, h, priceEvents(1, 100, 100), true, n*3, "ns/delivery") // one tick of every symbol
 }
 
 // BenchmarkFanoutTCP writes each event to 100 viewers over loopback TCP, drained by
@@ -191,7 +176,7 @@ func BenchmarkFanoutTCP(b *testing.B) {
 	}()
 	h := New(0, 1<<16)
 	parkStreams(b, h, n, Filter{Topics: TopicPrice}, func() net.Conn { return <-accepted })
-	publishPrices(b, h, n)
+	publishEach(b, h, priceEvents(1, 1, 100), true, n, "ns/delivery")
 	for _, sh := range h.fan.shards { // any stream that could not take a write at once left
 		if len(sh.streams) != n/len(h.fan.shards) {
 			b.Logf("shard has %d streams (some were too slow and left to drain)", len(sh.streams))
