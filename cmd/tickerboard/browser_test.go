@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math"
@@ -12,10 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
 )
@@ -58,18 +55,7 @@ UPDATE quotes SET price = 141.10 WHERE symbol = 'GOOG';`)
 // queryInt runs a query that returns one integer, such as an INSERT … RETURNING id.
 func queryInt(t testing.TB, dbURL, sql string, args ...any) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	var n int64
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatalf("query %q: %v", sql, err)
-	}
-	return n
+	return queryValue[int64](t, dbURL, sql, args...)
 }
 
 // boardDOM is what the page shows, read from the DOM.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,29 +19,8 @@ import (
 	"github.com/tickerboard/tickerboard/internal/instance"
 	"github.com/tickerboard/tickerboard/internal/sse"
 	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/internal/testserver"
 )
-
-// metricValue reads one unlabelled sample from base/metrics.
-func metricValue(t *testing.T, base, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s = %q", name, v)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no %s in /metrics", name)
-	return 0
-}
 
 // trickle opens /events on a connection with a tiny receive buffer whose reader, once
 // let go, takes a few bytes at a time: a client that keeps a write alive forever.
@@ -106,7 +84,7 @@ func TestRunShutdownIsBoundedAndLeavesNothing(t *testing.T) {
 	conn.SetReadDeadline(time.Time{})
 	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, name, price) SELECT 'S' || i, repeat('n', 100), 1 FROM generate_series(1, 20000) i`)
 	deadline := time.Now().Add(20 * time.Second)
-	for metricValue(t, srv.URL, "tickerboard_stream_drains_total") < 1 {
+	for testserver.Metric(t, srv.URL, "tickerboard_stream_drains_total") < 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the trickling client's stream never left its shard to drain")
 		}
