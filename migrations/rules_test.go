@@ -48,6 +48,9 @@ func boardState(t *testing.T, dbURL string) string {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT tickerboard_tick()`); err != nil {
+		t.Fatalf("tick: %v", err)
+	}
 	var state string
 	err = conn.QueryRow(ctx, `SELECT concat_ws(E'\n',
 		(SELECT jsonb_agg(q ORDER BY symbol)::text FROM quotes q),
@@ -186,17 +189,20 @@ COMMIT;`},
 			writer: "permission denied for table events"},
 		{rule: "pruned mark moved", sql: `UPDATE events_pruned SET through = 0;`, writerOnly: true,
 			writer: "permission denied for table events_pruned"},
-		{rule: "commit queue written", sql: `INSERT INTO events_commit VALUES (pg_current_xact_id());`, writerOnly: true,
-			writer: "permission denied for table events_commit"},
+		{rule: "capture queue written", constraint: "events_written_by_capture_only",
+			sql:    `INSERT INTO events_queue (event, key, payload) VALUES ('price', 'ACME', '{"symbol": "ACME"}');`,
+			writer: "permission denied for table events_queue"},
+		{rule: "capture queue rewritten", constraint: "events_written_by_capture_only",
+			sql:    `UPDATE events_queue SET payload = '{}';`,
+			writer: "permission denied for table events_queue"},
+		{rule: "tick recorded by hand", sql: `INSERT INTO ticks (snapshot) VALUES (pg_current_snapshot());`, writerOnly: true,
+			writer: "permission denied for table ticks"},
+		{rule: "tick called", sql: `SELECT tickerboard_tick();`, writerOnly: true,
+			writer: "permission denied for function tickerboard_tick"},
 		{rule: "ids set back", sql: `SELECT setval('events_id_seq', 1);`, writerOnly: true,
 			writer: "permission denied for sequence events_id_seq"},
 		{rule: "sparkline written", sql: `INSERT INTO price_ticks (symbol, price) VALUES ('ACME', 1);`, writerOnly: true,
 			writer: "permission denied for table price_ticks"},
-		{rule: "staging table of its own", writerOnly: true, writer: "tickerboard_pending_owner", sql: `BEGIN;
-CREATE TEMP TABLE tickerboard_pending (seq bigint GENERATED ALWAYS AS IDENTITY, event text, key text, payload jsonb) ON COMMIT DELETE ROWS;
-INSERT INTO pg_temp.tickerboard_pending (event, key, payload) VALUES ('price', 'X', '{}');
-UPDATE quotes SET price = 41 WHERE symbol = 'ACME';
-COMMIT;`},
 		// A good change and a bad one in one transaction: the good one is undone too.
 		{rule: "bad play in a transaction", constraint: "scores_points_range", sql: `BEGIN;
 INSERT INTO scores (game_id, team, points) VALUES (1, 'home', 2);

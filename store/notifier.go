@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Channel is the NOTIFY channel the schema's triggers ring on every commit.
@@ -136,8 +138,13 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 		defer cancel()
 		conn.Close(closeCtx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
-		return false, fmt.Errorf("listen %q: %w", Channel, err)
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel+"; LISTEN "+CaptureChannel); err != nil {
+		return false, fmt.Errorf("listen %q and %q: %w", Channel, CaptureChannel, err)
+	}
+	var seen covered // the newest tick this session knows of
+	// Whatever was committed before we listened is moved now; later commits ring.
+	if err := n.tick(ctx, conn, &seen); err != nil {
+		return false, err
 	}
 	if err := n.checkPosition(ctx); err != nil {
 		return false, err
@@ -162,9 +169,31 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 			if err != nil {
 				return true, fmt.Errorf("ping listener: %w", err)
 			}
+			// A tick that failed (its lock held too long) left events queued: retry.
+			if err := n.tick(ctx, conn, &seen); err != nil {
+				return true, err
+			}
 		case err != nil:
 			return true, fmt.Errorf("wait for notification: %w", err)
+		case note.Channel == CaptureChannel:
+			// A writer committed. Tick, unless a tick we know of already saw it.
+			txid, perr := strconv.ParseUint(note.Payload, 10, 64)
+			if perr == nil && seen.covers(txid) {
+				continue
+			}
+			if err := n.tick(ctx, conn, &seen); err != nil {
+				return true, err
+			}
 		default:
+			// A tick: "first-id snapshot". Its snapshot tells us which writers it covered.
+			payload := note.Payload
+			if id, snap, ok := strings.Cut(payload, " "); ok {
+				payload = id
+				if c, err := parseSnapshot(snap); err == nil {
+					seen = seen.later(c)
+				}
+			}
+			note.Payload = payload
 			// The payload is the first event id of a committed transaction. If we have
 			// read past it we have read the whole transaction: nothing to do, unless it
 			// is below an earlier one: then the log's ids went backwards.
@@ -227,6 +256,24 @@ func (n *Notifier) checkPosition(ctx context.Context) error {
 			"last_event", last, "head", pos.Head)
 		n.reset(pos.Head, "rewound")
 	}
+	return nil
+}
+
+// tick moves committed events into the log on the listening connection and notes
+// what it covered. A tick that waited too long for the tick lock (a session holds it)
+// is logged and retried at the next doorbell or idle poll: writers are not affected,
+// and the connection is fine.
+func (n *Notifier) tick(ctx context.Context, conn *pgx.Conn, seen *covered) error {
+	_, c, err := tick(ctx, conn)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "55P03":
+		n.logger.Warn("tick lock busy; events wait in the queue until it frees", "err", pgErr.Message)
+		return nil
+	case err != nil:
+		return err
+	}
+	*seen = seen.later(c)
 	return nil
 }
 

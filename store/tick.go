@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// CaptureChannel is the doorbell writers ring, once per transaction that changed the
+// board, with their transaction id as the payload. Whoever hears it ticks (see
+// migrations/000003), unless a tick it knows of already covered that transaction.
+const CaptureChannel = "tickerboard_capture"
+
+// covered is what the newest known tick's snapshot saw: every transaction below xmax
+// and not in xip had committed (or aborted) by then, so its events are in the log.
+// A doorbell comes only after its writer committed, so a doorbell's transaction is
+// covered exactly when the snapshot does not list it as running.
+type covered struct {
+	xmax uint64
+	xip  map[uint64]bool
+}
+
+// parseSnapshot reads pg_snapshot's text form, xmin:xmax:xip1,xip2,…
+func parseSnapshot(s string) (covered, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return covered{}, fmt.Errorf("snapshot %q: want xmin:xmax:xip", s)
+	}
+	xmax, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return covered{}, fmt.Errorf("snapshot %q: xmax: %w", s, err)
+	}
+	c := covered{xmax: xmax}
+	if parts[2] != "" {
+		c.xip = make(map[uint64]bool)
+		for _, x := range strings.Split(parts[2], ",") {
+			id, err := strconv.ParseUint(x, 10, 64)
+			if err != nil {
+				return covered{}, fmt.Errorf("snapshot %q: xip: %w", s, err)
+			}
+			c.xip[id] = true
+		}
+	}
+	return c, nil
+}
+
+// covers reports whether the tick had seen txid's commit.
+func (c covered) covers(txid uint64) bool { return txid < c.xmax && !c.xip[txid] }
+
+// later keeps whichever of two snapshots is newer (ticks commit one at a time, so a
+// higher xmax is a later tick).
+func (c covered) later(o covered) covered {
+	if o.xmax > c.xmax {
+		return o
+	}
+	return c
+}
+
+// tickSQL moves every committed event from the capture queue into the log.
+const tickSQL = `SELECT coalesce(first_id, 0), snapshot FROM tickerboard_tick()`
+
+// tick runs one tick on conn and returns what it covered.
+func tick(ctx context.Context, conn *pgx.Conn) (first int64, c covered, err error) {
+	var snap string
+	if err := conn.QueryRow(ctx, tickSQL).Scan(&first, &snap); err != nil {
+		return 0, covered{}, fmt.Errorf("tick: %w", err)
+	}
+	c, err = parseSnapshot(snap)
+	return first, c, err
+}
+
+// Tick moves every committed event from the capture queue into the log now and
+// returns the first id it gave out (0 when there was nothing to move). The notifier
+// ticks by itself; tests and tools that read the log without one call this.
+func (s *Store) Tick(ctx context.Context) (int64, error) {
+	var first int64
+	var snap string
+	if err := s.pool.QueryRow(ctx, tickSQL).Scan(&first, &snap); err != nil {
+		return 0, fmt.Errorf("tick: %w", err)
+	}
+	return first, nil
+}
