@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -34,11 +35,61 @@ type Snapshot struct {
 	Plays  []json.RawMessage // oldest first
 }
 
-// Snapshot reads the board in a single statement, so it is consistent with its ID.
-// Games are those not final plus the 20 most recently finished; plays are the latest 20.
+// Snapshot reads the board as of exactly its ID: every event up to ID is reflected
+// in it and no change in it has an event after ID. A change that committed but is
+// still in the capture queue (no tick has moved it yet) would break that: it is in
+// the board but its event would come after ID. So when the queue holds committed
+// rows, Snapshot ticks them into the log itself, in the same transaction (and so the
+// same snapshot) as the read, holding the tick lock from before that snapshot.
 func (s *Store) Snapshot(ctx context.Context, f Filter) (Snapshot, error) {
-	var snap Snapshot
-	err := s.pool.QueryRow(ctx, `
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("read snapshot: %w", err)
+	}
+	defer conn.Release()
+	snap, queued, err := readSnapshot(ctx, conn.Conn(), f, false)
+	if err != nil || !queued {
+		return snap, err
+	}
+	// The lock is taken before the transaction's snapshot, so no tick can commit
+	// between that snapshot and this one's own.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(OrderingLockKey)); err != nil {
+		return Snapshot{}, fmt.Errorf("read snapshot: take the tick lock: %w", err)
+	}
+	defer func() {
+		unlockCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if _, err := conn.Exec(unlockCtx, `SELECT pg_advisory_unlock($1)`, int64(OrderingLockKey)); err != nil {
+			conn.Conn().Close(unlockCtx) // the lock dies with the session
+		}
+	}()
+	snap, _, err = readSnapshot(ctx, conn.Conn(), f, true)
+	return snap, err
+}
+
+// readSnapshot reads the board in one REPEATABLE READ transaction. Without tick it
+// reports queued (and reads nothing) when the capture queue holds committed rows.
+func readSnapshot(ctx context.Context, conn *pgx.Conn, f Filter, tick bool) (snap Snapshot, queued bool, err error) {
+	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		if tick {
+			_, err := tx.Exec(ctx, tickSQL)
+			return errors.Join(err, readBoard(ctx, tx, f, &snap))
+		}
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events_queue)`).Scan(&queued); err != nil || queued {
+			return err
+		}
+		return readBoard(ctx, tx, f, &snap)
+	})
+	if err != nil {
+		return Snapshot{}, false, fmt.Errorf("read snapshot: %w", err)
+	}
+	return snap, queued, nil
+}
+
+// readBoard reads the board and the log's head in one statement.
+// Games are those not final plus the 20 most recently finished; plays are the latest 20.
+func readBoard(ctx context.Context, tx pgx.Tx, f Filter, snap *Snapshot) error {
+	return tx.QueryRow(ctx, `
 WITH head AS (SELECT greatest((SELECT coalesce(max(id), 0) FROM events WHERE id <= `+issuedSQL+`), (SELECT through FROM events_pruned)) AS id),
 q AS (SELECT quote_json(q) AS j, q.symbol FROM quotes q
       WHERE $3 AND ($1::text[] IS NULL OR q.symbol = ANY($1)) ORDER BY q.symbol LIMIT $5),
@@ -54,10 +105,6 @@ SELECT head.id,
 	coalesce((SELECT array_agg(game_json(g) ORDER BY g.id) FROM g), '{}'),
 	coalesce((SELECT array_agg(j ORDER BY id) FROM p), '{}')
 FROM head`, f.Symbols, f.Games, f.Quotes, f.Scores, SnapshotLimit).Scan(&snap.ID, &snap.Quotes, &snap.Games, &snap.Plays)
-	if err != nil {
-		return Snapshot{}, fmt.Errorf("read snapshot: %w", err)
-	}
-	return snap, nil
 }
 
 // QuotesJSON returns every quote as a JSON array, ordered by symbol.

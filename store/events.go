@@ -139,6 +139,9 @@ func (s *Store) Prune(ctx context.Context, retention time.Duration) (events, tic
 			}
 			events = tag.RowsAffected()
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM ticks WHERE created_at < $1`, cutoff); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM price_ticks WHERE ts < $1`, cutoff)
 		ticks = tag.RowsAffected()
 		return err

@@ -36,6 +36,9 @@ func proxiedStore(t *testing.T, dbURL string) (*store.Store, *tcpproxy.Proxy) {
 // logSince is the log's ids after after, read directly from Postgres.
 func logSince(t *testing.T, st *store.Store, after int64) []int64 {
 	t.Helper()
+	if _, err := st.Tick(context.Background()); err != nil { // as any instance's notifier would
+		t.Fatal(err)
+	}
 	rows, err := st.Pool().Query(context.Background(), `SELECT id FROM events WHERE id > $1 ORDER BY id`, after)
 	if err != nil {
 		t.Fatal(err)
@@ -149,6 +152,9 @@ func TestNotifierResetsAfterMissingPrunedEvents(t *testing.T) {
 	proxy.Cut()
 	waitConnected(t, n, false)
 	testdb.Exec(t, dbURL, `INSERT INTO scores (game_id, team, points, scorer) VALUES (1, 'away', 7, 'pruned unheard')`)
+	if _, err := st.Tick(context.Background()); err != nil { // as another instance's notifier would
+		t.Fatal(err)
+	}
 	if _, _, err := st.Prune(context.Background(), -time.Hour); err != nil { // as the leader would, an hour on
 		t.Fatal(err)
 	}

@@ -77,7 +77,10 @@ func TestMoveQuotesIsOneStatementPerTick(t *testing.T) {
 		t.Errorf("BBB day range = low %v high %v prev %v, want 30, 60, 50", q.DayLow, q.DayHigh, q.PrevClose)
 	}
 	var events, txs int
-	if err := s.Pool().QueryRow(ctx, `SELECT count(*), count(DISTINCT xmin::text) FROM events WHERE id > $1`, before).Scan(&events, &txs); err != nil {
+	if _, err := s.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*), count(DISTINCT tick) FROM (SELECT *, (SELECT t.id FROM ticks t WHERE e.id BETWEEN t.first_id AND t.last_id) AS tick FROM events e) e WHERE id > $1`, before).Scan(&events, &txs); err != nil {
 		t.Fatal(err)
 	}
 	if events != 2 || txs != 1 {
@@ -247,6 +250,9 @@ func TestFeedGamesAndPruneFinals(t *testing.T) {
 
 func eventCount(t *testing.T, s *store.Store) int64 {
 	t.Helper()
+	if _, err := s.Tick(context.Background()); err != nil { // as the notifier would
+		t.Fatal(err)
+	}
 	p, err := s.Position(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -11,9 +11,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// OrderingLockKey is the advisory lock every capture-path commit takes for an instant
-// so that event ids become visible in commit order (see the migrations). A session
-// that holds it longer stalls every writer.
+// OrderingLockKey is the tick lock (migrations/000003): a tick holds it while it moves
+// committed events from the capture queue into the log, so ids become visible in
+// commit order. Writers never take it; a session that holds it stalls delivery (not
+// writes) until it lets go. /metrics still calls it "ordering".
 const OrderingLockKey = 7294615230471
 
 // LockTimeout bounds the query behind Locks: it runs at scrape time, and a slow

@@ -67,6 +67,9 @@ func (c *collector) waitFor(t *testing.T, id int64) []store.Event {
 func startNotifier(t *testing.T, st *store.Store) (*store.Notifier, *collector) {
 	t.Helper()
 	c := newCollector()
+	if _, err := st.Tick(context.Background()); err != nil { // what came before is not this test's
+		t.Fatal(err)
+	}
 	pos, err := st.Position(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +106,9 @@ func waitConnected(t *testing.T, n *store.Notifier, want bool) {
 
 func headID(t *testing.T, st *store.Store) int64 {
 	t.Helper()
+	if _, err := st.Tick(context.Background()); err != nil { // as any instance's notifier would
+		t.Fatal(err)
+	}
 	pos, err := st.Position(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,9 @@ func TestPruneCutsOldEventsAndRecordsHow(t *testing.T) {
 	ctx := context.Background()
 	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('OLD', 1)`)
 	testdb.Exec(t, url, `UPDATE quotes SET price = 2`)
+	if _, err := st.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
 	// Only the capture path writes the log; the superuser turns its guard off to age it.
 	testdb.Exec(t, url, `ALTER TABLE events DISABLE TRIGGER events_capture_only;
 		UPDATE events SET created_at = now() - interval '2 hours';
@@ -25,6 +28,9 @@ func TestPruneCutsOldEventsAndRecordsHow(t *testing.T) {
 		t.Fatal(err)
 	}
 	testdb.Exec(t, url, `UPDATE quotes SET price = 3`)
+	if _, err := st.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	events, ticks, err := st.Prune(ctx, time.Hour)
 	if err != nil {

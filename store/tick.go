@@ -29,6 +29,9 @@ func parseSnapshot(s string) (covered, error) {
 	if len(parts) != 3 {
 		return covered{}, fmt.Errorf("snapshot %q: want xmin:xmax:xip", s)
 	}
+	if _, err := strconv.ParseUint(parts[0], 10, 64); err != nil {
+		return covered{}, fmt.Errorf("snapshot %q: xmin: %w", s, err)
+	}
 	xmax, err := strconv.ParseUint(parts[1], 10, 64)
 	if err != nil {
 		return covered{}, fmt.Errorf("snapshot %q: xmax: %w", s, err)
