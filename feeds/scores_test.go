@@ -141,6 +141,7 @@ func TestRunScoresPlaysGamesAlongsideAHuman(t *testing.T) {
 		}
 	}
 	var after int
+	tick(t, s)
 	if err := s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events
 		WHERE id > $1 AND key = $2 AND event IN ('play', 'score') AND NOT payload ? 'deleted'`,
 		humanFinalEvent, fmt.Sprint(humanFinished)).Scan(&after); err != nil {

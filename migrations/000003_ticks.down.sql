@@ -13,6 +13,7 @@ BEGIN
 END
 $$;
 DROP TABLE events_queue, ticks;
+ALTER TABLE events DROP COLUMN txid;
 
 CREATE UNLOGGED TABLE events_commit (
     txid xid8 PRIMARY KEY

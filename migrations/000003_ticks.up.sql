@@ -49,6 +49,10 @@ CREATE TABLE ticks (
 );
 CREATE INDEX ticks_created_at ON ticks (created_at);
 
+-- The writer's transaction, kept with each event: which changes were committed
+-- together (NULL for events logged before this migration).
+ALTER TABLE events ADD COLUMN txid xid8;
+
 -- Events staged by 000002's capture but not flushed cannot exist outside a running
 -- transaction, so dropping that machinery loses nothing committed.
 DROP TRIGGER events_commit_flush ON events_commit;
@@ -126,13 +130,13 @@ BEGIN
     PERFORM set_config('tickerboard.flushing', 'on', true);
     -- One statement, one snapshot: what it deletes is exactly what snap says committed.
     WITH snap AS (SELECT pg_current_snapshot() AS s),
-         moved AS (DELETE FROM events_queue RETURNING seq, event, key, payload, created_at),
+         moved AS (DELETE FROM events_queue RETURNING seq, txid, event, key, payload, created_at),
          kept AS (SELECT * FROM moved
                   WHERE event ~ '^[a-z][a-z0-9_-]{0,31}$'
                     AND char_length(key) <= 64 AND key !~ '[\x01-\x1f\x7f-\x9f\u2028\u2029]'
                     AND isfinite(created_at) AND octet_length(payload::text) <= 16384),
-         added AS (INSERT INTO events (id, event, key, payload, created_at)
-                   SELECT base + row_number() OVER (ORDER BY seq), event, key, payload, created_at FROM kept
+         added AS (INSERT INTO events (id, txid, event, key, payload, created_at)
+                   SELECT base + row_number() OVER (ORDER BY seq), txid, event, key, payload, created_at FROM kept
                    RETURNING id)
     SELECT (SELECT count(*) FROM added), (SELECT s FROM snap) INTO n, snap;
     PERFORM set_config('tickerboard.flushing', '', true);
