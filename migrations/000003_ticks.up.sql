@@ -14,7 +14,8 @@
 --     takes the tick lock — only tickers contend for it, never writers — and in one
 --     statement, under one snapshot, moves every committed queue row into `events`,
 --     ordered by seq, with ids above everything ever handed out; it records the
---     snapshot in `ticks` and NOTIFYs 'tickerboard' with the first id and the snapshot.
+--     snapshot in `ticks` and NOTIFYs 'tickerboard' with the first id, the snapshot
+--     and, when they fit in NOTIFY's 8000 bytes, the events themselves.
 --
 -- Order: a transaction committed before tick N's snapshot is in tick N or earlier; one
 -- that committed after it is in a later tick. So ids follow commit order across ticks.
@@ -99,6 +100,7 @@ DECLARE
     base bigint;
     n bigint;
     snap pg_snapshot;
+    carried text;
     holder text;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(7294615230471) THEN
@@ -137,8 +139,11 @@ BEGIN
                     AND isfinite(created_at) AND octet_length(payload::text) <= 16384),
          added AS (INSERT INTO events (id, txid, event, key, payload, created_at)
                    SELECT base + row_number() OVER (ORDER BY seq), txid, event, key, payload, created_at FROM kept
-                   RETURNING id)
-    SELECT (SELECT count(*) FROM added), (SELECT s FROM snap) INTO n, snap;
+                   RETURNING id, event, key, payload, created_at)
+    SELECT count(*), (SELECT s FROM snap),
+           CASE WHEN count(*) <= 64 THEN json_agg(json_build_object('id', id, 'event', event, 'key', key,
+               'payload', payload, 'created_at', created_at) ORDER BY id)::text END
+    INTO n, snap, carried FROM added;
     PERFORM set_config('tickerboard.flushing', '', true);
     IF n = 0 THEN
         RETURN NULL;
@@ -148,7 +153,12 @@ BEGIN
     NEW.first_id := base + 1;
     NEW.last_id := base + n;
     NEW.events := n;
-    PERFORM pg_notify('tickerboard', (base + 1)::text || ' ' || snap::text);
+    -- The notification carries the events too when they fit in NOTIFY's 8000 bytes, so
+    -- listening instances need not read the log for them.
+    IF octet_length(carried) + octet_length(snap::text) > 7900 THEN
+        carried := NULL;
+    END IF;
+    PERFORM pg_notify('tickerboard', (base + 1)::text || ' ' || snap::text || coalesce(E'\n' || carried, ''));
     RETURN NEW;
 END
 $$;

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
 	"github.com/tickerboard/tickerboard/store"
@@ -53,5 +54,104 @@ func TestSnapshotIsAsOfItsID(t *testing.T) {
 	snap, err := st.Snapshot(ctx, store.Filter{Quotes: true, Scores: true})
 	if err != nil || snap.ID != before.Head {
 		t.Fatalf("snapshot of a quiet board: id %d (%v), want the head %d", snap.ID, err, before.Head)
+	}
+}
+
+// waitKey waits until c has published an event with key, without reading the log
+// (which would tick and do the notifier's work for it).
+func (c *collector) waitKey(t *testing.T, key string) store.Event {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		c.mu.Lock()
+		evs, ch := append([]store.Event(nil), c.events...), c.changed
+		c.mu.Unlock()
+		for _, e := range evs {
+			if e.Key == key {
+				return e
+			}
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			t.Fatalf("timed out waiting for an event keyed %s; have %d events", key, len(evs))
+		}
+	}
+}
+
+// awaitListening waits until n is connected and listening.
+func awaitListening(t *testing.T, n *store.Notifier) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		connected, changed := n.State()
+		if connected {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatal("notifier not listening within 30s")
+		}
+	}
+}
+
+// One tick serves every instance: the leader ticks on a writer's doorbell, and its
+// notification carries the events, so neither it nor a follower reads the log for
+// them; the follower leaves the tick to the leader.
+func TestOneTickServesEveryInstance(t *testing.T) {
+	st, url := testdb.Open(t)
+	leader, fromLeader := startNotifier(t, st)
+	follower, fromFollower := startNotifier(t, st, func(n *store.Notifier) {
+		n.Leads = func() bool { return false }
+		n.Grace = time.Minute // it must not tick itself in this test
+	})
+	awaitListening(t, leader)
+	awaitListening(t, follower)
+	ctx := context.Background()
+	var ticksBefore int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM ticks`).Scan(&ticksBefore); err != nil {
+		t.Fatal(err)
+	}
+	fetched := [2]int64{leader.Fetched(), follower.Fetched()}
+	followerTicks := follower.Ticks()
+
+	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('ONE', 1), ('TWO', 2)`)
+	for _, c := range []*collector{fromLeader, fromFollower} {
+		c.waitKey(t, "TWO")
+	}
+	if got := [2]int64{leader.Fetched(), follower.Fetched()}; got != fetched {
+		t.Errorf("events read from the log went from %v to %v; the tick's notification carried them", fetched, got)
+	}
+	if leader.Carried() < 2 || follower.Carried() < 2 {
+		t.Errorf("carried: leader %d, follower %d; want both events each", leader.Carried(), follower.Carried())
+	}
+	if n := follower.Ticks() - followerTicks; n != 0 {
+		t.Errorf("the follower ticked %d times; the leader's tick covered the commit", n)
+	}
+	var ticks int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM ticks`).Scan(&ticks); err != nil {
+		t.Fatal(err)
+	}
+	if ticks != ticksBefore+1 {
+		t.Errorf("%d ticks recorded for one commit, want 1", ticks-ticksBefore)
+	}
+}
+
+// A follower whose leader is gone (or slow) does not leave events queued: it ticks
+// itself once a doorbell has waited Grace.
+func TestFollowerTicksWhenNoLeaderDoes(t *testing.T) {
+	st, url := testdb.Open(t)
+	follower, c := startNotifier(t, st, func(n *store.Notifier) {
+		n.Leads = func() bool { return false }
+		n.Grace = 50 * time.Millisecond
+		n.Idle = time.Minute // so it is the grace, not the idle poll, that ticks
+	})
+	awaitListening(t, follower)
+	start := time.Now()
+	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('ALONE', 1)`)
+	c.waitKey(t, "ALONE")
+	if waited := time.Since(start); waited < 50*time.Millisecond {
+		t.Errorf("delivered after %s, before the grace of 50ms: the follower did not wait for a leader", waited)
 	}
 }

@@ -53,9 +53,13 @@ const positionSQL = `WITH issued AS (SELECT ` + issuedSQL + ` AS id)
 	greatest((SELECT coalesce(max(id), 0) FROM events WHERE id <= (SELECT id FROM issued)), (SELECT through FROM events_pruned)),
 	(SELECT count(*) FROM events WHERE id > (SELECT id FROM issued))`
 
-// Position reads the log's bounds in one snapshot.
+// Position reads the log's bounds in one snapshot, after moving whatever has
+// committed into it (see Tick).
 func (s *Store) Position(ctx context.Context) (Position, error) {
 	var p Position
+	if err := s.tickIfQueued(ctx); err != nil {
+		return p, err
+	}
 	if err := s.pool.QueryRow(ctx, positionSQL).Scan(&p.Pruned, &p.Head, &p.Ahead); err != nil {
 		return p, fmt.Errorf("read event log position: %w", err)
 	}
@@ -84,7 +88,13 @@ const eventsSQL = `SELECT id, event, key, payload, created_at, size FROM (
 // and at most about MaxBatchBytes of them. Because event ids become visible in id
 // order (see migrations), a reader that keeps calling EventsAfter with the last id it
 // saw never skips a committed event.
+//
+// Like Position, it first moves whatever has committed into the log, so a reader sees
+// every change committed before it asked, whether or not a tick has run since.
 func (s *Store) EventsAfter(ctx context.Context, after, through int64, limit int) ([]Event, error) {
+	if err := s.tickIfQueued(ctx); err != nil {
+		return nil, err
+	}
 	events, _, err := s.eventsAfter(ctx, after, through, limit)
 	return events, err
 }
@@ -123,6 +133,9 @@ func (s *Store) eventsAfter(ctx context.Context, after, through int64, limit int
 // must not cut the whole log.
 func (s *Store) Prune(ctx context.Context, retention time.Duration) (events, ticks int64, err error) {
 	cutoff := time.Now().Add(-retention)
+	if err := s.tickIfQueued(ctx); err != nil { // what has committed is pruned like the rest
+		return 0, 0, err
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var through *int64
 		if err := tx.QueryRow(ctx, `SELECT max(id) FROM events WHERE created_at < $1 AND isfinite(created_at)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,10 +39,19 @@ type Notifier struct {
 	Idle time.Duration
 	// MinBackoff and MaxBackoff bound the wait between reconnect attempts.
 	MinBackoff, MaxBackoff time.Duration
+	// Leads, when set, reports whether this instance is the one that ticks (the
+	// elected leader). The others leave a writer's doorbell to it and tick themselves
+	// only when no tick has covered it within Grace, so one tick serves every instance
+	// and a leader's failover delays events by at most about Grace. Nil: always tick.
+	Leads func() bool
+	// Grace is how long a follower waits for the leader's tick.
+	Grace time.Duration
 
 	last       atomic.Int64
 	reconnects atomic.Int64
 	fetched    atomic.Int64
+	carried    atomic.Int64
+	ticks      atomic.Int64
 
 	aheadLogged bool // Run's goroutine only
 
@@ -64,6 +72,7 @@ func NewNotifier(s *Store, after int64, publish func([]Event), logger *slog.Logg
 		Idle:       5 * time.Second,
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 3 * time.Second,
+		Grace:      100 * time.Millisecond,
 		changed:    make(chan struct{}),
 	}
 	n.config.RuntimeParams["application_name"] = ListenerApplicationName
@@ -76,6 +85,13 @@ func (n *Notifier) Last() int64 { return n.last.Load() }
 
 // Reconnects counts how many times the listener connection was lost and re-made.
 func (n *Notifier) Reconnects() int64 { return n.reconnects.Load() }
+
+// Ticks counts the ticks this instance ran.
+func (n *Notifier) Ticks() int64 { return n.ticks.Load() }
+
+// Carried counts the events that came inside a tick's notification, with no read of
+// the log.
+func (n *Notifier) Carried() int64 { return n.carried.Load() }
 
 // Fetched counts the events read from the log.
 func (n *Notifier) Fetched() int64 { return n.fetched.Load() }
@@ -154,15 +170,27 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 	}
 	n.setConnected(true)
 	n.logger.Info("listener connected", "channel", Channel, "last_event", n.Last(), "pid", conn.PgConn().PID())
-	var doorbell int64 // the last notification's id: they come in commit order, so in id order
+	var doorbell int64                // the last tick's first id: ticks come in commit order, so in id order
+	pending := map[uint64]time.Time{} // doorbells no known tick covers yet, and when they rang
 	for {
-		waitCtx, cancel := context.WithTimeout(ctx, n.Idle)
+		wait := n.Idle
+		if due, ok := n.tickDue(pending, seen); ok {
+			wait = max(0, time.Until(due))
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, wait)
 		note, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return true, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
+			if _, ok := n.tickDue(pending, seen); ok {
+				// The leader has not covered these doorbells in time: tick ourselves.
+				if err := n.tick(ctx, conn, &seen); err != nil {
+					return true, err
+				}
+				continue
+			}
 			pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			err = conn.Ping(pingCtx)
 			cancel()
@@ -176,38 +204,47 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 		case err != nil:
 			return true, fmt.Errorf("wait for notification: %w", err)
 		case note.Channel == CaptureChannel:
-			// A writer committed. Tick, unless a tick we know of already saw it.
+			// A writer committed. Tick, unless a tick we know of already saw it, or the
+			// leader will (then wait for its tick's notification, up to Grace).
 			txid, perr := strconv.ParseUint(note.Payload, 10, 64)
 			if perr == nil && seen.covers(txid) {
+				continue
+			}
+			if perr == nil && n.Leads != nil && !n.Leads() && len(pending) < maxPending {
+				if _, ok := pending[txid]; !ok {
+					pending[txid] = time.Now()
+				}
 				continue
 			}
 			if err := n.tick(ctx, conn, &seen); err != nil {
 				return true, err
 			}
+			// Our own tick's notification, with its events, is next in line.
+			continue
 		default:
-			// A tick: "first-id snapshot". Its snapshot tells us which writers it covered.
-			payload := note.Payload
-			if id, snap, ok := strings.Cut(payload, " "); ok {
-				payload = id
-				if c, err := parseSnapshot(snap); err == nil {
-					seen = seen.later(c)
-				}
+			tn, ok := parseTickNote(note.Payload)
+			if !ok {
+				break // not a tick's: read the log
 			}
-			note.Payload = payload
-			// The payload is the first event id of a committed transaction. If we have
-			// read past it we have read the whole transaction: nothing to do, unless it
-			// is below an earlier one: then the log's ids went backwards.
-			if id, perr := strconv.ParseInt(note.Payload, 10, 64); perr == nil && id <= n.Last() {
-				backwards := id <= doorbell
-				doorbell = id
+			seen = seen.later(tn.covered)
+			// If we have read past its first id we have read the whole tick: nothing to
+			// do, unless it is below an earlier one: then the log's ids went backwards.
+			if tn.first <= n.Last() {
+				backwards := tn.first <= doorbell
+				doorbell = tn.first
 				if backwards {
 					if err := n.checkPosition(ctx); err != nil {
 						return true, err
 					}
 				}
 				continue
-			} else if perr == nil {
-				doorbell = id
+			}
+			doorbell = tn.first
+			if tn.events != nil && tn.first == n.Last()+1 {
+				n.carried.Add(int64(len(tn.events)))
+				n.last.Store(tn.events[len(tn.events)-1].ID)
+				n.publish(tn.events)
+				continue
 			}
 		}
 		read, err := n.catchUp(ctx)
@@ -220,6 +257,25 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 			}
 		}
 	}
+}
+
+// maxPending bounds the doorbells a follower remembers while it waits for the
+// leader's tick; past it, it ticks itself.
+const maxPending = 10000
+
+// tickDue drops the pending doorbells a known tick has covered and reports when the
+// oldest of the rest is due for a tick of our own.
+func (n *Notifier) tickDue(pending map[uint64]time.Time, seen covered) (due time.Time, ok bool) {
+	for txid, rang := range pending {
+		if seen.covers(txid) {
+			delete(pending, txid)
+			continue
+		}
+		if !ok || rang.Before(due) {
+			due, ok = rang, true
+		}
+	}
+	return due.Add(n.Grace), ok
 }
 
 // checkPosition compares the log's bounds with what has been published, after every
@@ -264,6 +320,7 @@ func (n *Notifier) checkPosition(ctx context.Context) error {
 // is logged and retried at the next doorbell or idle poll: writers are not affected,
 // and the connection is fine.
 func (n *Notifier) tick(ctx context.Context, conn *pgx.Conn, seen *covered) error {
+	n.ticks.Add(1)
 	_, c, err := tick(ctx, conn)
 	var pgErr *pgconn.PgError
 	switch {

@@ -64,7 +64,7 @@ func (c *collector) waitFor(t *testing.T, id int64) []store.Event {
 	}
 }
 
-func startNotifier(t *testing.T, st *store.Store) (*store.Notifier, *collector) {
+func startNotifier(t *testing.T, st *store.Store, configure ...func(*store.Notifier)) (*store.Notifier, *collector) {
 	t.Helper()
 	c := newCollector()
 	if _, err := st.Tick(context.Background()); err != nil { // what came before is not this test's
@@ -75,6 +75,9 @@ func startNotifier(t *testing.T, st *store.Store) (*store.Notifier, *collector) 
 		t.Fatal(err)
 	}
 	n := store.NewNotifier(st, pos.Head, c.publish, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, f := range configure {
+		f(n)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- n.Run(ctx) }()

@@ -63,7 +63,12 @@ func TestMigrationDownRestores000001(t *testing.T) {
 		t.Fatalf("left after migrating down: %s", left)
 	}
 	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('ACME', 1); INSERT INTO events (event, payload) VALUES ('note', '{}')`)
-	if got := events(t, st, 0); len(got) != 2 || got[0].Name != "note" || got[1].Name != "price" {
+	// EventsAfter would tick first, and 000001 has no ticks: read the log as it is.
+	var got []string
+	if err := st.Pool().QueryRow(context.Background(), `SELECT array_agg(event ORDER BY id) FROM events`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != "note" || got[1] != "price" {
 		t.Fatalf("log under 000001 after migrating down: %v", got)
 	}
 }
@@ -110,9 +115,6 @@ func TestMigrationForwardDropsUndeliverableRows(t *testing.T) {
 // events returns the log after id, decoded.
 func events(t *testing.T, st *store.Store, after int64) []decoded {
 	t.Helper()
-	// As the notifier would; a schema migrated down to before ticks has nothing to tick.
-	testdb.Exec(t, st.ConnConfig().ConnString(), `DO $$ BEGIN
-		IF to_regproc('tickerboard_tick') IS NOT NULL THEN PERFORM tickerboard_tick(); END IF; END $$`)
 	evs, err := st.EventsAfter(context.Background(), after, 1<<62, 1000)
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -75,6 +77,15 @@ func tick(ctx context.Context, conn *pgx.Conn) (first int64, c covered, err erro
 	return first, c, err
 }
 
+// tickIfQueued ticks when the capture queue holds committed events, and does nothing
+// (takes no lock, writes nothing) when it is empty.
+func (s *Store) tickIfQueued(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `SELECT tickerboard_tick() WHERE EXISTS (SELECT 1 FROM events_queue)`); err != nil {
+		return fmt.Errorf("tick: %w", err)
+	}
+	return nil
+}
+
 // Tick moves every committed event from the capture queue into the log now and
 // returns the first id it gave out (0 when there was nothing to move). The notifier
 // ticks by itself; tests and tools that read the log without one call this.
@@ -85,4 +96,55 @@ func (s *Store) Tick(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("tick: %w", err)
 	}
 	return first, nil
+}
+
+// carriedEvent is an event as a tick's notification carries it.
+type carriedEvent struct {
+	ID        int64           `json:"id"`
+	Name      string          `json:"event"`
+	Key       string          `json:"key"`
+	Payload   json.RawMessage `json:"payload"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// tickNote is a tick's notification: "first-id snapshot", then, when they fit, a line
+// with the tick's events as a JSON array.
+type tickNote struct {
+	first   int64
+	covered covered
+	events  []Event // nil when they did not fit (or the payload is not a tick's)
+}
+
+// parseTickNote reads a tick's notification. Anything else on the channel (an older
+// capture's bare id, a hand-made NOTIFY) yields what it can: ok is false when not even
+// a first id is there.
+func parseTickNote(payload string) (n tickNote, ok bool) {
+	head, body, hasBody := strings.Cut(payload, "\n")
+	id, snap, hasSnap := strings.Cut(head, " ")
+	first, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return tickNote{}, false
+	}
+	n.first = first
+	if hasSnap {
+		if c, err := parseSnapshot(snap); err == nil {
+			n.covered = c
+		}
+	}
+	if !hasBody {
+		return n, true
+	}
+	var carried []carriedEvent
+	if err := json.Unmarshal([]byte(body), &carried); err != nil || len(carried) == 0 {
+		return n, true
+	}
+	events := make([]Event, len(carried))
+	for i, c := range carried {
+		if c.ID != first+int64(i) { // not the contiguous run a tick gives out: read the log
+			return n, true
+		}
+		events[i] = Event{ID: c.ID, Name: c.Name, Key: c.Key, Payload: c.Payload, CreatedAt: c.CreatedAt}
+	}
+	n.events = events
+	return n, true
 }

@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hub := api.NewHub(pos.Head, ringSize, api.WithLogger(logger))
 	notifier := store.NewNotifier(st, pos.Head, hub.Publish, logger)
 	leader := store.NewLeader(st, logger)
+	notifier.Leads = leader.Leading // the leader ticks; followers only if it is late
 	static, err := fs.Sub(frontend.Files, "static")
 	if err != nil {
 		return err
