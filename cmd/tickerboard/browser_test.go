@@ -342,6 +342,7 @@ func TestBrowserReconnectCatchesUp(t *testing.T) {
 			added := queryInt(t, dbURL, `INSERT INTO games (league, home_team, away_team, starts_at)
 				VALUES ('MLS', 'Galaxy', 'Sounders', now() + interval '1 day') RETURNING id`)
 			testdb.Exec(t, dbURL, `DELETE FROM games WHERE id = $1`, games.final)
+			testdb.Exec(t, dbURL, `SELECT tickerboard_tick()`) // no instance is running to tick
 			missed := int(queryInt(t, dbURL, `SELECT count(*) FROM events WHERE id > $1`, last))
 
 			startServer(t, dbURL, srv.Addr)

@@ -168,6 +168,9 @@ func changeLog(t *testing.T, dbURL string, after int64) []store.Event {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT tickerboard_tick()`); err != nil { // what has committed, in the log
+		t.Fatal(err)
+	}
 	rows, err := conn.Query(ctx, `SELECT id, event, key, payload, created_at FROM events WHERE id > $1 ORDER BY id`, after)
 	if err != nil {
 		t.Fatal(err)
@@ -323,6 +326,9 @@ func logHead(t *testing.T, dbURL string) int64 {
 	}
 	defer conn.Close(ctx)
 	var head int64
+	if _, err := conn.Exec(ctx, `SELECT tickerboard_tick()`); err != nil { // what has committed, in the log
+		t.Fatal(err)
+	}
 	if err := conn.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&head); err != nil {
 		t.Fatal(err)
 	}
