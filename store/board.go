@@ -53,8 +53,13 @@ func (s *Store) Snapshot(ctx context.Context, f Filter) (Snapshot, error) {
 	}
 	// The lock is taken before the transaction's snapshot, so no tick can commit
 	// between that snapshot and this one's own.
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(OrderingLockKey)); err != nil {
-		return Snapshot{}, fmt.Errorf("read snapshot: take the tick lock: %w", err)
+	// Bounded like a tick's own wait: a session that holds the lock must not hang
+	// every new viewer.
+	lockCtx, cancel := context.WithTimeout(ctx, TickLockWait)
+	_, err = conn.Exec(lockCtx, `SELECT pg_advisory_lock($1)`, int64(OrderingLockKey))
+	cancel()
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("read snapshot: take the tick lock (held by another session for over %s?): %w", TickLockWait, err)
 	}
 	defer func() {
 		unlockCtx, cancel := context.WithTimeout(context.Background(), time.Second)

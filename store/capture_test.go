@@ -155,3 +155,75 @@ func TestFollowerTicksWhenNoLeaderDoes(t *testing.T) {
 		t.Errorf("delivered after %s, before the grace of 50ms: the follower did not wait for a leader", waited)
 	}
 }
+
+// A session that holds the tick lock cannot hang a new viewer: a snapshot that must
+// tick gives up after TickLockWait, and works again once the lock is free.
+func TestSnapshotWaitForTheTickLockIsBounded(t *testing.T) {
+	st, url := testdb.Open(t)
+	ctx := context.Background()
+	hog, err := st.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hog.Release()
+	if _, err := hog.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(store.OrderingLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('HELD', 1)`) // queued: the snapshot must tick
+	start := time.Now()
+	_, err = st.Snapshot(ctx, store.Filter{Quotes: true})
+	waited := time.Since(start)
+	if err == nil {
+		t.Fatal("snapshot succeeded while the tick lock was held and a change was queued")
+	}
+	if waited < store.TickLockWait-time.Second || waited > store.TickLockWait+10*time.Second {
+		t.Errorf("snapshot gave up after %s, want about %s", waited, store.TickLockWait)
+	}
+	if _, err := hog.Exec(ctx, `SELECT pg_advisory_unlock($1)`, int64(store.OrderingLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := st.Snapshot(ctx, store.Filter{Quotes: true})
+	if err != nil || len(snap.Quotes) != 1 {
+		t.Fatalf("snapshot after the lock was freed: %d quotes, %v", len(snap.Quotes), err)
+	}
+}
+
+// A session holding the tick lock stalls delivery, not the notifier: its ticks give
+// up after the bound without dropping the connection, and once the lock is free every
+// queued event is delivered, in commit order.
+func TestNotifierOutlastsAHeldTickLock(t *testing.T) {
+	st, url := testdb.Open(t)
+	n, c := startNotifier(t, st)
+	awaitListening(t, n)
+	ctx := context.Background()
+	hog, err := st.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hog.Release()
+	if _, err := hog.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(store.OrderingLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('FIRST', 1)`)
+	ticks := n.Ticks()
+	// Wait for the notifier's tick to have started and given up (it counts on start).
+	deadline := time.Now().Add(30 * time.Second)
+	for n.Ticks() == ticks {
+		if time.Now().After(deadline) {
+			t.Fatal("the notifier never tried to tick")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a counter, bounded by the deadline
+	}
+	if _, err := hog.Exec(ctx, `SELECT pg_advisory_unlock($1)`, int64(store.OrderingLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('SECOND', 2)`)
+	second := c.waitKey(t, "SECOND")
+	first := c.waitKey(t, "FIRST")
+	if first.ID >= second.ID {
+		t.Errorf("FIRST got id %d, SECOND %d: want commit order", first.ID, second.ID)
+	}
+	if r := n.Reconnects(); r != 0 {
+		t.Errorf("the notifier reconnected %d times over a held tick lock", r)
+	}
+}

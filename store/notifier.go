@@ -324,7 +324,7 @@ func (n *Notifier) tick(ctx context.Context, conn *pgx.Conn, seen *covered) erro
 	_, c, err := tick(ctx, conn)
 	var pgErr *pgconn.PgError
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "55P03":
+	case errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable:
 		n.logger.Warn("tick lock busy; events wait in the queue until it frees", "err", pgErr.Message)
 		return nil
 	case err != nil:

@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // CaptureChannel is the doorbell writers ring, once per transaction that changed the
@@ -64,6 +66,10 @@ func (c covered) later(o covered) covered {
 	return c
 }
 
+// TickLockWait is how long a tick, or a snapshot that must tick, waits for the tick
+// lock before it gives up (the migration sets the same on the tick itself).
+const TickLockWait = 5 * time.Second
+
 // tickSQL moves every committed event from the capture queue into the log.
 const tickSQL = `SELECT coalesce(first_id, 0), snapshot FROM tickerboard_tick()`
 
@@ -78,13 +84,20 @@ func tick(ctx context.Context, conn *pgx.Conn) (first int64, c covered, err erro
 }
 
 // tickIfQueued ticks when the capture queue holds committed events, and does nothing
-// (takes no lock, writes nothing) when it is empty.
+// (takes no lock, writes nothing) when it is empty. When the tick lock is held past
+// its bound the log is read as it stands: consistent, only not up to date, which is
+// what every reader sees while a session holds that lock.
 func (s *Store) tickIfQueued(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, `SELECT tickerboard_tick() WHERE EXISTS (SELECT 1 FROM events_queue)`); err != nil {
+	_, err := s.pool.Exec(ctx, `SELECT tickerboard_tick() WHERE EXISTS (SELECT 1 FROM events_queue)`)
+	var pgErr *pgconn.PgError
+	if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable) {
 		return fmt.Errorf("tick: %w", err)
 	}
 	return nil
 }
+
+// lockNotAvailable is the SQLSTATE of a tick that waited out its lock_timeout.
+const lockNotAvailable = "55P03"
 
 // Tick moves every committed event from the capture queue into the log now and
 // returns the first id it gave out (0 when there was nothing to move). The notifier
