@@ -12,7 +12,7 @@ BEGIN
     END IF;
 END
 $$;
-DROP TABLE events_queue, ticks;
+DROP TABLE events_queue, ticks, tick_key;
 ALTER TABLE events DROP COLUMN txid;
 
 CREATE UNLOGGED TABLE events_commit (

@@ -50,6 +50,15 @@ CREATE TABLE ticks (
 );
 CREATE INDEX ticks_created_at ON ticks (created_at);
 
+-- The key ticks sign their notifications with. Any session may NOTIFY any channel, so
+-- a listener believes a tick's snapshot and events only when the signature checks out;
+-- only the owner (the app) can read the key.
+CREATE TABLE tick_key (
+    only_row bool PRIMARY KEY DEFAULT true CONSTRAINT tick_key_one_row CHECK (only_row),
+    key      bytea NOT NULL DEFAULT sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8'))
+);
+INSERT INTO tick_key DEFAULT VALUES;
+
 -- The writer's transaction, kept with each event: which changes were committed
 -- together (NULL for events logged before this migration).
 ALTER TABLE events ADD COLUMN txid xid8;
@@ -101,6 +110,8 @@ DECLARE
     n bigint;
     snap pg_snapshot;
     carried text;
+    signed text;
+    k bytea;
     holder text;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(7294615230471) THEN
@@ -155,10 +166,15 @@ BEGIN
     NEW.events := n;
     -- The notification carries the events too when they fit in NOTIFY's 8000 bytes, so
     -- listening instances need not read the log for them.
-    IF octet_length(carried) + octet_length(snap::text) > 7900 THEN
+    IF octet_length(carried) + octet_length(snap::text) > 7800 THEN
         carried := NULL;
     END IF;
-    PERFORM pg_notify('tickerboard', (base + 1)::text || ' ' || snap::text || coalesce(E'\n' || carried, ''));
+    -- Signed (sha256(key || sha256(key || text)), which a listener checks) so no other
+    -- session can make listeners skip a tick or publish events of its own.
+    signed := (base + 1)::text || ' ' || snap::text || coalesce(E'\n' || carried, '');
+    SELECT t.key INTO k FROM tick_key t;
+    PERFORM pg_notify('tickerboard', (base + 1)::text || ' ' || snap::text || ' '
+        || encode(sha256(k || sha256(k || convert_to(signed, 'UTF8'))), 'hex') || coalesce(E'\n' || carried, ''));
     RETURN NEW;
 END
 $$;
@@ -319,7 +335,7 @@ ALTER FUNCTION ticks_sequence() SET lock_timeout = '5s';
 
 -- Least privilege: nobody but the owner writes the queue or the ticks, and only the
 -- owner (the app) ticks.
-REVOKE ALL ON events_queue, ticks FROM PUBLIC;
+REVOKE ALL ON events_queue, ticks, tick_key FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION tickerboard_tick(), ticks_sequence(), events_queue_capture_only() FROM PUBLIC;
 DO $$
 BEGIN

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -225,5 +226,26 @@ func TestNotifierOutlastsAHeldTickLock(t *testing.T) {
 	}
 	if r := n.Reconnects(); r != 0 {
 		t.Errorf("the notifier reconnected %d times over a held tick lock", r)
+	}
+}
+
+// Any session may NOTIFY on the ticks' channel. A forged tick — events of its own, or
+// a snapshot claiming every transaction is covered so listeners stop ticking — is not
+// believed: the forged event never reaches a viewer and later commits still arrive.
+func TestForgedTickNotificationsAreNotBelieved(t *testing.T) {
+	st, url := testdb.Open(t)
+	n, c := startNotifier(t, st)
+	awaitListening(t, n)
+	next := n.Last() + 1
+	forged := fmt.Sprintf("%d 1:9000000000000000000: %064d\n"+
+		`[{"id": %d, "event": "price", "key": "FORGED", "payload": {"symbol": "FORGED", "price": 1}, "created_at": "2026-12-01T10:30:17+00:00"}]`,
+		next, 0, next)
+	testdb.Exec(t, url, `SELECT pg_notify('tickerboard', $1)`, forged)
+	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('REAL', 1)`)
+	real := c.waitKey(t, "REAL")
+	for _, e := range c.waitFor(t, real.ID) {
+		if e.Key == "FORGED" {
+			t.Fatalf("a forged tick's event was published: %+v", e)
+		}
 	}
 }

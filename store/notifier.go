@@ -158,6 +158,10 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 		return false, fmt.Errorf("listen %q and %q: %w", Channel, CaptureChannel, err)
 	}
 	var seen covered // the newest tick this session knows of
+	var key []byte   // what ticks sign with; without it no note is believed
+	if err := conn.QueryRow(ctx, tickKeySQL).Scan(&key); err != nil {
+		n.logger.Warn("cannot read the tick key; reading the log on every tick", "err", err)
+	}
 	// Whatever was committed before we listened is moved now; later commits ring.
 	if err := n.tick(ctx, conn, &seen); err != nil {
 		return false, err
@@ -222,7 +226,7 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 			// Our own tick's notification, with its events, is next in line.
 			continue
 		default:
-			tn, ok := parseTickNote(note.Payload)
+			tn, ok := parseTickNote(note.Payload, key)
 			if !ok {
 				break // not a tick's: read the log
 			}

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,29 +123,42 @@ type carriedEvent struct {
 	CreatedAt time.Time       `json:"created_at"`
 }
 
-// tickNote is a tick's notification: "first-id snapshot", then, when they fit, a line
-// with the tick's events as a JSON array.
+// tickNote is a tick's notification: "first-id snapshot signature", then, when they
+// fit, a line with the tick's events as a JSON array.
 type tickNote struct {
 	first   int64
-	covered covered
-	events  []Event // nil when they did not fit (or the payload is not a tick's)
+	covered covered // zero unless the signature checks out
+	events  []Event // nil when they did not fit, or the signature does not check out
 }
 
-// parseTickNote reads a tick's notification. Anything else on the channel (an older
-// capture's bare id, a hand-made NOTIFY) yields what it can: ok is false when not even
-// a first id is there.
-func parseTickNote(payload string) (n tickNote, ok bool) {
+// parseTickNote reads a tick's notification. Any session may NOTIFY on the channel, so
+// only a note signed with key (see migrations/000003) is believed beyond its first id:
+// a forged snapshot could make listeners skip ticks, forged events would reach every
+// viewer. Anything else (an older capture's bare id, a hand-made NOTIFY) is a doorbell
+// at most: ok is false when not even a first id is there.
+func parseTickNote(payload string, key []byte) (n tickNote, ok bool) {
 	head, body, hasBody := strings.Cut(payload, "\n")
-	id, snap, hasSnap := strings.Cut(head, " ")
-	first, err := strconv.ParseInt(id, 10, 64)
+	fields := strings.Fields(head)
+	if len(fields) == 0 {
+		return tickNote{}, false
+	}
+	first, err := strconv.ParseInt(fields[0], 10, 64)
 	if err != nil {
 		return tickNote{}, false
 	}
 	n.first = first
-	if hasSnap {
-		if c, err := parseSnapshot(snap); err == nil {
-			n.covered = c
-		}
+	if len(fields) != 3 || len(key) == 0 {
+		return n, true
+	}
+	signed := fields[0] + " " + fields[1]
+	if hasBody {
+		signed += "\n" + body
+	}
+	if !hmac.Equal([]byte(fields[2]), []byte(signTick(key, signed))) {
+		return n, true
+	}
+	if c, err := parseSnapshot(fields[1]); err == nil {
+		n.covered = c
 	}
 	if !hasBody {
 		return n, true
@@ -161,3 +177,14 @@ func parseTickNote(payload string) (n tickNote, ok bool) {
 	n.events = events
 	return n, true
 }
+
+// signTick is the signature ticks_sequence puts on a notification:
+// hex(sha256(key || sha256(key || text))).
+func signTick(key []byte, text string) string {
+	inner := sha256.Sum256(append(append([]byte(nil), key...), text...))
+	outer := sha256.Sum256(append(append([]byte(nil), key...), inner[:]...))
+	return hex.EncodeToString(outer[:])
+}
+
+// tickKeySQL reads the key ticks sign with (only the owner may).
+const tickKeySQL = `SELECT key FROM tick_key`
