@@ -78,7 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			connected, _ := notifier.State()
 			return connected
 		},
-		Gauges: api.Gauges{EventsRead: notifier.Fetched, Reconnects: notifier.Reconnects, Leading: leader.Leading,
+		Gauges: api.Gauges{EventsRead: func() int64 { return notifier.Fetched() + notifier.Carried() }, // from the log or a tick's NOTIFY
+			Reconnects: notifier.Reconnects, Leading: leader.Leading,
 			Locks: store.NewLockWatch(st, logger).Holders},
 		Stream: api.DefaultStreamConfig,
 		Limits: api.Limits{MaxStreams: cfg.maxStreams, MaxStreamsPerIP: cfg.maxPerIP},
