@@ -150,16 +150,18 @@ BEGIN
                     AND isfinite(created_at) AND octet_length(payload::text) <= 16384),
          added AS (INSERT INTO events (id, txid, event, key, payload, created_at)
                    SELECT base + row_number() OVER (ORDER BY seq), txid, event, key, payload, created_at FROM kept
-                   RETURNING id, event, key, payload, created_at)
-    SELECT count(*), (SELECT s FROM snap),
-           CASE WHEN count(*) <= 64 THEN json_agg(json_build_object('id', id, 'event', event, 'key', key,
-               'payload', payload, 'created_at', created_at) ORDER BY id)::text END
-    INTO n, snap, carried FROM added;
+                   RETURNING id)
+    SELECT (SELECT count(*) FROM added), (SELECT s FROM snap) INTO n, snap;
     PERFORM set_config('tickerboard.flushing', '', true);
     IF n = 0 THEN
         RETURN NULL;
     END IF;
     PERFORM setval('events_id_seq', base + n);
+    IF n <= 64 THEN -- only a tick this small can fit in a notification
+        SELECT json_agg(json_build_object('id', e.id, 'event', e.event, 'key', e.key,
+                   'payload', e.payload, 'created_at', e.created_at) ORDER BY e.id)::text
+        INTO carried FROM events e WHERE e.id BETWEEN base + 1 AND base + n;
+    END IF;
     NEW.snapshot := snap;
     NEW.first_id := base + 1;
     NEW.last_id := base + n;

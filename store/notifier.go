@@ -46,6 +46,8 @@ type Notifier struct {
 	Leads func() bool
 	// Grace is how long a follower waits for the leader's tick.
 	Grace time.Duration
+	// VacuumEvery is how often, at most, a ticking instance vacuums the capture queue.
+	VacuumEvery time.Duration
 
 	last       atomic.Int64
 	reconnects atomic.Int64
@@ -53,7 +55,8 @@ type Notifier struct {
 	carried    atomic.Int64
 	ticks      atomic.Int64
 
-	aheadLogged bool // Run's goroutine only
+	aheadLogged bool      // Run's goroutine only
+	vacuumed    time.Time // Run's goroutine only
 
 	mu        sync.Mutex
 	connected bool
@@ -64,16 +67,17 @@ type Notifier struct {
 // publish is called from Run's goroutine only, one batch at a time.
 func NewNotifier(s *Store, after int64, publish func([]Event), logger *slog.Logger) *Notifier {
 	n := &Notifier{
-		store:      s,
-		config:     s.ConnConfig(),
-		publish:    publish,
-		logger:     logger,
-		Batch:      2000,
-		Idle:       5 * time.Second,
-		MinBackoff: 10 * time.Millisecond,
-		MaxBackoff: 3 * time.Second,
-		Grace:      100 * time.Millisecond,
-		changed:    make(chan struct{}),
+		store:       s,
+		config:      s.ConnConfig(),
+		publish:     publish,
+		logger:      logger,
+		Batch:       2000,
+		Idle:        5 * time.Second,
+		MinBackoff:  10 * time.Millisecond,
+		MaxBackoff:  3 * time.Second,
+		Grace:       100 * time.Millisecond,
+		VacuumEvery: time.Second,
+		changed:     make(chan struct{}),
 	}
 	n.config.RuntimeParams["application_name"] = ListenerApplicationName
 	n.last.Store(after)
@@ -325,7 +329,7 @@ func (n *Notifier) checkPosition(ctx context.Context) error {
 // and the connection is fine.
 func (n *Notifier) tick(ctx context.Context, conn *pgx.Conn, seen *covered) error {
 	n.ticks.Add(1)
-	_, c, err := tick(ctx, conn)
+	first, c, err := tick(ctx, conn)
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable:
@@ -335,6 +339,16 @@ func (n *Notifier) tick(ctx context.Context, conn *pgx.Conn, seen *covered) erro
 		return err
 	}
 	*seen = seen.later(c)
+	// Every tick deletes what it moved, and a tick scans the queue's dead rows until a
+	// vacuum clears them; autovacuum looks only once a minute, by which time a busy
+	// feed has left hundreds of thousands. So whoever ticks vacuums the queue, at most
+	// once per VacuumEvery while ticks move events.
+	if first != 0 && time.Since(n.vacuumed) >= n.VacuumEvery {
+		n.vacuumed = time.Now()
+		if _, err := conn.Exec(ctx, "VACUUM (SKIP_LOCKED) events_queue"); err != nil {
+			return fmt.Errorf("vacuum the capture queue: %w", err)
+		}
+	}
 	return nil
 }
 
