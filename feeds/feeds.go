@@ -21,6 +21,7 @@ type PriceWriter interface {
 	AddQuotes(ctx context.Context, quotes []store.NewQuote) (int64, error)
 	MoveQuotes(ctx context.Context, moves []store.QuoteMove) (int64, error)
 	OpenTradingDay(ctx context.Context, gaps []store.QuoteMove) (int64, error)
+	SetMarket(ctx context.Context, m store.MarketSession) error
 }
 
 // ScoreWriter is what the score feed needs from the database. *store.Store has it.

@@ -114,6 +114,9 @@ func intraday(u float64) (volatility, volume float64) {
 	return 0.8 + 0.6*x, 0.55 + 1.35*x
 }
 
+// dayOver reports whether the trading day has ended: the next step opens a new one.
+func (m *market) dayOver() bool { return m.tick >= m.ticksPerDay }
+
 // step advances the market one tick and returns the moves to publish, or, when the
 // trading day is over, the opening gaps of the next day (newDay true).
 func (m *market) step() (moves []store.QuoteMove, newDay bool) {

@@ -11,18 +11,22 @@ import (
 
 // priceFeed publishes the market's ticks to the quotes table.
 type priceFeed struct {
-	w      PriceWriter
-	logger *slog.Logger
-	market *market
-	inst   []Instrument // the universe; market holds those still listed
+	w       PriceWriter
+	logger  *slog.Logger
+	market  *market
+	inst    []Instrument // the universe; market holds those still listed
+	plan    sessionPlan
+	now     func() time.Time
+	idle    int    // ticks since the close; 0 while open
+	session string // the session last written
 }
 
 // startPrices resumes from the quotes table and lists the universe's missing symbols.
 // If the newest quote is older than a trading day, the market was closed meanwhile,
-// so a new day opens first.
+// so a new day opens first. Either way the market is open when it starts.
 func startPrices(ctx context.Context, w PriceWriter, o Options, seed int64, logger *slog.Logger) (*priceFeed, error) {
 	inst := o.universe()
-	p := &priceFeed{w: w, logger: logger, inst: inst}
+	p := &priceFeed{w: w, logger: logger, inst: inst, now: o.now}
 	existing, newest, err := p.listed(ctx)
 	if err != nil {
 		return nil, err
@@ -40,14 +44,19 @@ func startPrices(ctx context.Context, w PriceWriter, o Options, seed int64, logg
 		return nil, err
 	}
 	sched := newSchedule(o.PriceRate, len(listed))
-	p.market = newMarket(seed, listed, sched, o.TradingDay)
+	p.plan = newSessionPlan(o.TradingDay, sched)
+	p.market = newMarket(seed, listed, sched, time.Duration(p.plan.open)*sched.interval())
 	logger.Info("price feed started", "symbols", len(listed), "listed_now", added,
 		"rate", o.PriceRate, "tick", sched.interval(), "seed", seed)
-	if len(existing) > 0 && o.now().Sub(newest) > o.TradingDay {
+	newDay := len(existing) > 0 && o.now().Sub(newest) > o.TradingDay
+	if newDay {
 		if _, err := w.OpenTradingDay(ctx, p.market.open()); err != nil {
 			return nil, fmt.Errorf("open trading day: %w", err)
 		}
 		logger.Info("price feed opened a new trading day", "idle_since", newest)
+	}
+	if err := p.setSession(ctx, sessionOpen, newDay); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -112,14 +121,32 @@ func (p *priceFeed) run(ctx context.Context) error {
 	}
 }
 
-// step advances the market ticks ticks and writes them, merged, as one statement (two
-// if a trading day ends among them). It returns how many quote updates it wrote.
+// step advances the market ticks ticks and writes them, merged, as one statement (more
+// if the session changes among them: the moves so far, then the session, then the
+// next day's gaps). Between the close and the next open no prices move; the ticks
+// only count down the closed and pre-open stretches. It returns how many quote
+// updates it wrote.
 // A quote deleted meanwhile (by a human) is dropped from the market, not listed again.
 func (p *priceFeed) step(ctx context.Context, ticks int) (int, error) {
 	var merged []store.QuoteMove
 	index := map[string]int{}
 	written := 0
 	for range ticks {
+		if p.market.dayOver() && p.idle < p.plan.closed+p.plan.preOpen {
+			p.idle++
+			if next := p.plan.between(p.idle); next != p.session {
+				n, err := p.write(ctx, merged, false)
+				written += n
+				if err != nil {
+					return written, err
+				}
+				merged, index = nil, map[string]int{}
+				if err := p.setSession(ctx, next, next == sessionPreOpen); err != nil {
+					return written, err
+				}
+			}
+			continue
+		}
 		moves, newDay := p.market.step()
 		if !newDay {
 			for _, m := range moves {
@@ -142,6 +169,10 @@ func (p *priceFeed) step(ctx context.Context, ticks int) (int, error) {
 		n, err = p.write(ctx, moves, true)
 		written += n
 		if err != nil {
+			return written, err
+		}
+		p.idle = 0
+		if err := p.setSession(ctx, sessionOpen, false); err != nil {
 			return written, err
 		}
 	}

@@ -319,6 +319,9 @@ TRUNCATE scores;`, []wantEvent{
 			{"reset", "", map[string]any{"reason": "maintenance"}},
 		}, 0},
 		{`SELECT tickerboard_emit('note-1', 'k', '{}');`, []wantEvent{{"note-1", "k", nil}}, 0},
+		{`UPDATE market SET session = 'open', day = 3;`, []wantEvent{
+			{"market", "", map[string]any{"session": "open", "day": 3.0}},
+		}, 0},
 		// Settings a session can forge do not make its changes skip the log.
 		{`SELECT set_config('tickerboard.staged', 'yes', false), set_config('tickerboard.truncated', statement_timestamp()::text, false);
 INSERT INTO quotes (symbol, price) VALUES ('SET', 1);

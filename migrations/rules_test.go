@@ -50,7 +50,8 @@ func boardState(t *testing.T, dbURL string) string {
 		(SELECT jsonb_agg(g ORDER BY id)::text FROM games g),
 		(SELECT jsonb_agg(s ORDER BY id)::text FROM scores s),
 		(SELECT jsonb_agg(e ORDER BY id)::text FROM events e),
-		(SELECT jsonb_agg(p)::text FROM events_pruned p))`).Scan(&state)
+		(SELECT jsonb_agg(p)::text FROM events_pruned p),
+		(SELECT jsonb_agg(m)::text FROM market m))`).Scan(&state)
 	if err != nil {
 		t.Fatalf("read board state: %v", err)
 	}
@@ -146,6 +147,12 @@ UPDATE games SET status = 'final' WHERE id = 2;
 			`SELECT tickerboard_emit('Reset', '', '{}');`},
 		{"event name of a table", "events_name_reserved",
 			`SELECT tickerboard_emit('price', 'ACME', '{"symbol": "ACME", "price": 1}');`},
+		{"unknown market session", "market_session_valid",
+			`UPDATE market SET session = 'lunch';`},
+		{"infinite market open", "market_opens_at_finite",
+			`UPDATE market SET opens_at = 'infinity';`},
+		{"event name of the market table", "events_name_reserved",
+			`SELECT tickerboard_emit('market', '', '{"session": "open"}');`},
 		{"event name of the server", "events_name_reserved",
 			`SELECT tickerboard_emit('snapshot', '', '{}');`},
 		{"key with a carriage return", "events_key_format",
@@ -192,6 +199,10 @@ CREATE TEMP TABLE tickerboard_pending (seq bigint GENERATED ALWAYS AS IDENTITY, 
 INSERT INTO pg_temp.tickerboard_pending (event, key, payload) VALUES ('price', 'X', '{}');
 UPDATE quotes SET price = 41 WHERE symbol = 'ACME';
 COMMIT;`},
+		{rule: "a second market", constraint: "market_one_row", sql: `INSERT INTO market (id) VALUES (false);`,
+			writer: "permission denied for table market"},
+		{rule: "market deleted", sql: `DELETE FROM market;`, writerOnly: true,
+			writer: "permission denied for table market"},
 		// A good change and a bad one in one transaction: the good one is undone too.
 		{rule: "bad play in a transaction", constraint: "scores_points_range", sql: `BEGIN;
 INSERT INTO scores (game_id, team, points) VALUES (1, 'home', 2);
@@ -233,6 +244,7 @@ INSERT INTO scores (game_id, team, points, scorer) VALUES (1, 'away', 10, '`+lon
 UPDATE quotes SET price = 0.0001, name = repeat('n', 100) WHERE symbol = 'ACME';
 INSERT INTO games (league, home_team, away_team) VALUES ('MLB', 'Mets', 'Yankees');
 UPDATE games SET status = 'final' WHERE id = 1;
+UPDATE market SET session = 'pre-open';
 `); err != nil {
 		t.Fatalf("valid changes refused: %v\n%s", err, out)
 	}

@@ -32,6 +32,9 @@ type Snapshot struct {
 	Quotes []json.RawMessage // by symbol
 	Games  []json.RawMessage // by id
 	Plays  []json.RawMessage // oldest first
+	// Market is the market table's row (session, day, opens_at, closes_at,
+	// updated_at), or nil when there is none or the price topic was not asked for.
+	Market json.RawMessage
 }
 
 // Snapshot reads the board in a single statement, so it is consistent with its ID.
@@ -52,8 +55,9 @@ p AS (SELECT play_json(s) AS j, s.id FROM scores s
 SELECT head.id,
 	coalesce((SELECT array_agg(j ORDER BY symbol) FROM q), '{}'),
 	coalesce((SELECT array_agg(game_json(g) ORDER BY g.id) FROM g), '{}'),
-	coalesce((SELECT array_agg(j ORDER BY id) FROM p), '{}')
-FROM head`, f.Symbols, f.Games, f.Quotes, f.Scores, SnapshotLimit).Scan(&snap.ID, &snap.Quotes, &snap.Games, &snap.Plays)
+	coalesce((SELECT array_agg(j ORDER BY id) FROM p), '{}'),
+	(SELECT market_json(m) FROM market m WHERE $3)
+FROM head`, f.Symbols, f.Games, f.Quotes, f.Scores, SnapshotLimit).Scan(&snap.ID, &snap.Quotes, &snap.Games, &snap.Plays, &snap.Market)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("read snapshot: %w", err)
 	}

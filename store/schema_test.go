@@ -19,7 +19,7 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	for _, step := range []struct {
 		dir  string
 		want uint
-	}{{"down", 1}, {"down", 0}, {"up", 2}, {"down", 1}, {"up", 2}, {"down-all", 0}, {"up", 2}, {"up", 2}} {
+	}{{"down", 2}, {"down", 1}, {"down", 0}, {"up", 3}, {"down", 2}, {"up", 3}, {"down-all", 0}, {"up", 3}, {"up", 3}} {
 		v, err := st.Migrate(step.dir)
 		if err != nil {
 			t.Fatalf("migrate %s: %v", step.dir, err)
@@ -33,8 +33,8 @@ func TestMigrationsUpDownUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, dirty, err := st.SchemaVersion()
-	if err != nil || v != 2 || dirty {
-		t.Fatalf("SchemaVersion = %d, %t, %v; want 2, false, nil", v, dirty, err)
+	if err != nil || v != 3 || dirty {
+		t.Fatalf("SchemaVersion = %d, %t, %v; want 3, false, nil", v, dirty, err)
 	}
 }
 
@@ -42,9 +42,7 @@ func TestMigrationsUpDownUp(t *testing.T) {
 // owner's rights or a fixed setting, no new trigger or CHECK is left behind.
 func TestMigrationDownRestores000001(t *testing.T) {
 	st, url := testdb.Open(t)
-	if v, err := st.Migrate("down"); err != nil || v != 1 {
-		t.Fatalf("migrate down to 000001: %d, %v", v, err)
-	}
+	migrateDownTo1(t, st)
 	var left string
 	err := st.Pool().QueryRow(context.Background(), `SELECT concat_ws(' ',
 		(SELECT string_agg(proname, ',') FROM pg_proc
@@ -70,9 +68,7 @@ func TestMigrationDownRestores000001(t *testing.T) {
 // above everything, even the far-ahead row 000001 let anyone write.
 func TestMigrationForwardDropsUndeliverableRows(t *testing.T) {
 	st, url := testdb.Open(t)
-	if v, err := st.Migrate("down"); err != nil || v != 1 {
-		t.Fatalf("migrate down to 000001: %d, %v", v, err)
-	}
+	migrateDownTo1(t, st)
 	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('GOOD', 10), ('BAD', 'NaN');
 		INSERT INTO events (event, key, payload) VALUES
 			(E'evil\nname', '', '{}'),
@@ -80,8 +76,8 @@ func TestMigrationForwardDropsUndeliverableRows(t *testing.T) {
 			('note', '', jsonb_build_object('text', repeat('x', 20000)));
 		INSERT INTO events (event, key, payload, created_at) VALUES ('note', '', '{}', 'infinity');
 		INSERT INTO events (id, event, key, payload) VALUES (5000000, 'note', 'far', '{}');`)
-	if v, err := st.Migrate("up"); err != nil || v != 2 {
-		t.Fatalf("migrate up to 000002: %d, %v", v, err)
+	if v, err := st.Migrate("up"); err != nil || v != 3 {
+		t.Fatalf("migrate up to 000003: %d, %v", v, err)
 	}
 	got := events(t, st, 0)
 	var names []string
@@ -98,6 +94,42 @@ func TestMigrationForwardDropsUndeliverableRows(t *testing.T) {
 	testdb.Exec(t, url, `UPDATE quotes SET price = 11 WHERE symbol = 'GOOD'`)
 	if got := events(t, st, 5000001); len(got) != 1 || got[0].ID != 5000002 {
 		t.Errorf("next change after migrating: %v, want id 5000002", got)
+	}
+}
+
+// migrateDownTo1 takes st's schema back to 000001, one migration at a time.
+func migrateDownTo1(t *testing.T, st *store.Store) {
+	t.Helper()
+	for _, want := range []uint{2, 1} {
+		if v, err := st.Migrate("down"); err != nil || v != want {
+			t.Fatalf("migrate down to %d: %d, %v", want, v, err)
+		}
+	}
+}
+
+// 000003's down migration gives back 000002: no market table, `market` an ordinary
+// event name again, and tickerboard_emit still its owner's, with its search_path pinned.
+func TestMigrationDownRestores000002(t *testing.T) {
+	st, url := testdb.Open(t)
+	if v, err := st.Migrate("down"); err != nil || v != 2 {
+		t.Fatalf("migrate down to 000002: %d, %v", v, err)
+	}
+	var left string
+	err := st.Pool().QueryRow(context.Background(), `SELECT concat_ws(' ',
+		to_regclass('market')::text,
+		(SELECT string_agg(proname, ',') FROM pg_proc
+		 WHERE pronamespace = current_schema()::regnamespace AND proname LIKE 'market%'),
+		(SELECT 'tickerboard_emit not definer' FROM pg_proc
+		 WHERE proname = 'tickerboard_emit' AND NOT (prosecdef AND proconfig IS NOT NULL)))`).Scan(&left)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left != "" {
+		t.Fatalf("left after migrating down: %s", left)
+	}
+	testdb.Exec(t, url, `SELECT tickerboard_emit('market', '', '{}')`)
+	if got := events(t, st, 0); len(got) != 1 || got[0].Name != "market" {
+		t.Fatalf("log under 000002 after emitting market: %v", got)
 	}
 }
 

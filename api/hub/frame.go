@@ -76,7 +76,7 @@ func NewFrame(e store.Event) (*Frame, error) {
 	}
 	f := &Frame{ID: e.ID, Name: e.Name, Key: e.Key, Created: e.CreatedAt}
 	switch e.Name {
-	case "price":
+	case "price", "market":
 		f.Topic = TopicPrice
 	case "score", "play":
 		f.Topic = TopicScore

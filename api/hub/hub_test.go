@@ -96,21 +96,25 @@ func TestFramesEncodedOnceAndFiltered(t *testing.T) {
 	if string(reset.Bytes) != "event: reset\ndata: {\"k\":\"quotes\"}\n\n" {
 		t.Fatalf("a reset frame carries an id line: %q", reset.Bytes)
 	}
+	market := mustFrame(t, ev(8, "market", ""))
+	if market.Topic != TopicPrice {
+		t.Fatalf("a market frame's topic is %d, want the price topic", market.Topic)
+	}
 	cases := []struct {
 		query string // what a client would ask for (api.ParseFilter)
 		flt   Filter
-		want  []bool // play, price, reset
+		want  []bool // play, price, reset, market
 	}{
-		{"", Filter{Topics: TopicAll}, []bool{true, true, true}},
-		{"topics=price", Filter{Topics: TopicPrice}, []bool{false, true, true}},
-		{"topics=score", Filter{Topics: TopicScore}, []bool{true, false, true}},
-		{"symbols=MSFT", Filter{Topics: TopicAll, Symbols: set("MSFT")}, []bool{true, false, true}},
-		{"symbols=AAPL&games=7", Filter{Topics: TopicAll, Symbols: set("AAPL"), Games: map[int64]struct{}{7: {}}}, []bool{false, true, true}},
-		{"games=42,43", Filter{Topics: TopicAll, Games: map[int64]struct{}{42: {}, 43: {}}}, []bool{true, true, true}},
+		{"", Filter{Topics: TopicAll}, []bool{true, true, true, true}},
+		{"topics=price", Filter{Topics: TopicPrice}, []bool{false, true, true, true}},
+		{"topics=score", Filter{Topics: TopicScore}, []bool{true, false, true, false}},
+		{"symbols=MSFT", Filter{Topics: TopicAll, Symbols: set("MSFT")}, []bool{true, false, true, true}},
+		{"symbols=AAPL&games=7", Filter{Topics: TopicAll, Symbols: set("AAPL"), Games: map[int64]struct{}{7: {}}}, []bool{false, true, true, true}},
+		{"games=42,43", Filter{Topics: TopicAll, Games: map[int64]struct{}{42: {}, 43: {}}}, []bool{true, true, true, true}},
 	}
 	for _, c := range cases {
 		flt := c.flt
-		for i, fr := range []*Frame{f, price, reset} {
+		for i, fr := range []*Frame{f, price, reset, market} {
 			if got := flt.Match(fr); got != c.want[i] {
 				t.Errorf("%q matches %s: %t, want %t", c.query, fr.Name, got, c.want[i])
 			}

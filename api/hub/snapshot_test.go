@@ -28,7 +28,7 @@ func quotes(n int) []json.RawMessage {
 
 func TestAppendSnapshotParts(t *testing.T) {
 	// fixed is a one-digit part's data without rows, for snapshot id 7.
-	fixed := len(`{"id":7,"part":1,"parts":1,"quotes":[],"games":[],"plays":[]}`)
+	fixed := len(`{"id":7,"part":1,"parts":1,"market":null,"quotes":[],"games":[],"plays":[]}`)
 	tests := []struct {
 		name  string
 		snap  store.Snapshot
@@ -42,6 +42,8 @@ func TestAppendSnapshotParts(t *testing.T) {
 		{"exactly fits across kinds", store.Snapshot{ID: 7, Quotes: []json.RawMessage{rowOf(snapshotPartMax-fixed-100, 0)}, Plays: []json.RawMessage{rowOf(100, 1)}}, 1},
 		{"1,000 quotes", store.Snapshot{ID: 123456, Quotes: quotes(1000), Games: []json.RawMessage{rowOf(200, 1), rowOf(200, 2)}, Plays: []json.RawMessage{rowOf(150, 3)}}, 0},
 		{"16 KiB rows", store.Snapshot{ID: 9, Quotes: []json.RawMessage{rowOf(16<<10, 0), rowOf(16<<10, 1), rowOf(16<<10, 2)}, Games: []json.RawMessage{rowOf(16<<10, 3)}}, 4},
+		{"market and quotes", store.Snapshot{ID: 7, Market: json.RawMessage(`{"session":"open","day":3}`), Quotes: quotes(2)}, 1},
+		{"market counts against the first part", store.Snapshot{ID: 7, Market: rowOf(200, 9), Quotes: []json.RawMessage{rowOf(snapshotPartMax-fixed-200, 0), rowOf(99, 1)}}, 2},
 		{"a row too big travels alone", store.Snapshot{ID: 9, Quotes: []json.RawMessage{rowOf(100, 0), rowOf(40<<10, 1), rowOf(100, 2)}}, 3},
 	}
 	for _, tt := range tests {
@@ -91,6 +93,22 @@ func TestAppendSnapshotParts(t *testing.T) {
 					t.Errorf("part %d: id %d part %d of %d, want id %d part %d of %d",
 						i+1, part.ID, part.Part, part.Parts, tt.snap.ID, i+1, len(frames))
 				}
+				// The first part carries the market row, or null; the others none.
+				wantMarket := "null"
+				if tt.snap.Market != nil {
+					wantMarket = string(tt.snap.Market)
+				}
+				var keys map[string]json.RawMessage
+				if err := json.Unmarshal([]byte(ev.Data), &keys); err != nil {
+					t.Fatalf("part %d: %v", i+1, err)
+				}
+				market, ok := keys["market"]
+				switch {
+				case i == 0 && (!ok || string(market) != wantMarket):
+					t.Errorf("part 1: market %s (present %t), want %s", market, ok, wantMarket)
+				case i > 0 && ok:
+					t.Errorf("part %d carries the market too: %s", i+1, market)
+				}
 				if part.Quotes == nil || part.Games == nil || part.Plays == nil {
 					t.Errorf("part %d lacks an array: %.200s", i+1, ev.Data)
 				}
@@ -123,7 +141,7 @@ func TestAppendSnapshotParts(t *testing.T) {
 
 func TestAppendSnapshotWire(t *testing.T) {
 	got := string(appendSnapshot(nil, store.Snapshot{ID: 42, Quotes: []json.RawMessage{json.RawMessage(`{"symbol":"A"}`)}}))
-	want := "id: 42\nevent: snapshot\ndata: {\"id\":42,\"part\":1,\"parts\":1,\"quotes\":[{\"symbol\":\"A\"}],\"games\":[],\"plays\":[]}\n\n"
+	want := "id: 42\nevent: snapshot\ndata: {\"id\":42,\"part\":1,\"parts\":1,\"market\":null,\"quotes\":[{\"symbol\":\"A\"}],\"games\":[],\"plays\":[]}\n\n"
 	if got != want {
 		t.Errorf("wire:\n%q\nwant\n%q", got, want)
 	}

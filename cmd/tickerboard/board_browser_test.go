@@ -27,8 +27,6 @@ func TestBrowserSortsTheTicker(t *testing.T) {
 	page.open(srv.URL + "/")
 	wantEqual(t, "order on load", eval[string](page, rowOrder), "AAPL,GOOG,MSFT")
 	wantEqual(t, "sorted column on load", eval[string](page, sortState), "Symbol:ascending")
-	// Prices moved a moment ago: the market is trading.
-	page.waitFor("the session", `document.querySelector('#ticker [data-field="session"]').textContent === 'Market open'`)
 
 	steps := []struct {
 		click, order, state string
@@ -52,6 +50,28 @@ func TestBrowserSortsTheTicker(t *testing.T) {
 	page.waitFor("sorted by change %", `(`+rowOrder+`) === 'AAPL,GOOG,MSFT'`)
 	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 500.00 WHERE symbol = 'MSFT'`)
 	page.waitFor("MSFT to the top on +20 %", `(`+rowOrder+`) === 'MSFT,AAPL,GOOG'`)
+}
+
+// The market session comes from the market table: the snapshot's row on load, then
+// each `market` event, so an UPDATE typed into psql shows at once, with when it was set.
+func TestBrowserShowsTheMarketSession(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	seedBoard(t, dbURL)
+	testdb.Exec(t, dbURL, `UPDATE market SET session = 'open'`)
+	srv := startServer(t, dbURL, "127.0.0.1:0")
+	page := newTab(t, newBrowser(t), "", inLocale("en-GB"), inTimeZone("UTC"))
+	page.open(srv.URL + "/")
+	const shown = `((el) => el.dataset.session + ': ' + el.textContent)(document.querySelector('#ticker [data-field="session"]'))`
+	want := func(session, text string) string {
+		at := queryValue[time.Time](t, dbURL, `SELECT updated_at FROM market`)
+		return session + ": " + text + " · as of " + at.UTC().Format("15:04:05") + " UTC"
+	}
+	page.waitFor("the session from the snapshot", shown+` === `+js(want("open", "Market open")))
+	for _, s := range []struct{ session, text string }{{"closed", "Market closed"}, {"pre-open", "Pre-open"}, {"open", "Market open"}} {
+		testdb.Exec(t, dbURL, `UPDATE market SET session = $1`, s.session)
+		w := want(s.session, s.text)
+		page.waitFor("the page to show "+w, shown+` === `+js(w))
+	}
 }
 
 func TestBrowserShowsTopMovers(t *testing.T) {

@@ -20,14 +20,16 @@ export class Board {
     this.quotes = new Map(); // symbol → quote JSON
     this.games = new Map(); // id → game JSON
     this.plays = []; // oldest first
+    this.market = null; // the market row {session, day, opens_at, closes_at, updated_at}, or null
     this.series = new Map(); // symbol → [[price, ms], …] oldest first
   }
 
-  /** load replaces the board with a snapshot {id, quotes, games, plays, series?}. */
+  /** load replaces the board with a snapshot {id, market, quotes, games, plays, series?}. */
   load(snap) {
     this.clear();
     this.id = snap.id;
     this.loaded = true;
+    this.market = snap.market ?? null;
     for (const q of snap.quotes ?? []) this.quotes.set(q.symbol, q);
     for (const g of snap.games ?? []) this.games.set(g.id, g);
     this.plays = (snap.plays ?? []).slice(-PLAYS_KEPT);
@@ -40,6 +42,7 @@ export class Board {
   snapshot() {
     return {
       id: this.id,
+      market: this.market,
       quotes: [...this.quotes.values()],
       games: [...this.games.values()],
       plays: this.plays,
@@ -62,6 +65,9 @@ export class Board {
         return this.#score(data);
       case 'play':
         return this.#play(data);
+      case 'market':
+        this.market = data; // null: the row was deleted
+        return { name: 'market', key: '' };
       default:
         return { name, key: null };
     }

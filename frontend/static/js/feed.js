@@ -20,7 +20,7 @@
 
 import { Board, SERIES_LENGTH } from './board.js';
 
-const EVENTS = ['price', 'score', 'play'];
+const EVENTS = ['price', 'score', 'play', 'market'];
 const HISTORY_FETCHES = 4; // in flight at once, well under the browser's 6 per origin
 const REOPEN_MIN_MS = 1000;
 const REOPEN_MAX_MS = 15000;
@@ -214,7 +214,8 @@ export class Feed {
     return this.state;
   }
 
-  // A snapshot comes in parts {id, part, parts, quotes, games, plays}: part 1 starts a
+  // A snapshot comes in parts {id, part, parts, quotes, games, plays}, part 1 with the
+  // market row (or null) too: part 1 starts a
   // pending board, the rows of each part are added in order, and the board is replaced
   // when the last part arrives (only it carries the event id). A part out of order, a
   // reset or a reconnect drops what is pending; the server sends the snapshot again.
@@ -230,7 +231,7 @@ export class Feed {
     }
     const i = part.part ?? 1;
     const n = part.parts ?? 1;
-    if (i === 1) this.pending = { id: part.id, parts: n, next: 1, quotes: [], games: [], plays: [] };
+    if (i === 1) this.pending = { id: part.id, parts: n, next: 1, market: part.market ?? null, quotes: [], games: [], plays: [] };
     const p = this.pending;
     if (!p || p.id !== part.id || p.parts !== n || p.next !== i) {
       this.pending = null;
@@ -243,7 +244,7 @@ export class Feed {
     p.next++;
     if (i < n) return;
     this.pending = null;
-    this.#load({ id: p.id, quotes: p.quotes, games: p.games, plays: p.plays });
+    this.#load({ id: p.id, market: p.market, quotes: p.quotes, games: p.games, plays: p.plays });
   }
 
   #load(snap) {

@@ -15,9 +15,8 @@ import { TickerView } from './ticker.js';
 
 const ROOT = new URL('../', import.meta.url); // the app's root, wherever it is mounted
 const PENDING_MAX = 10000; // lag samples waiting for their frame
-// The market counts as open while prices move; this long without a trade, closed. (The
-// stream carries no session of its own: see the README's "The page".)
-const MARKET_QUIET_MS = 60000;
+// What the page calls each session of the market table (market_session_valid).
+const SESSION_NAMES = { 'pre-open': 'Pre-open', open: 'Market open', closed: 'Market closed' };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -67,6 +66,7 @@ const dirtySparks = new Set();
 const dirtyGames = new Set();
 let playsDirty = false;
 let chartDirty = false;
+let marketDirty = false; // a `market` event since the last paint
 let lineScoreDirty = false;
 let lastAnnounced = 0; // the newest play id announced, or already there when loaded
 const ANNOUNCE_KEY = 'tickerboard.announce';
@@ -125,7 +125,7 @@ function handle(msg) {
 
 function onEvent({ name, id, data: text, value }) {
   heardAt = Date.now();
-  const data = value ?? JSON.parse(text); // parsed already when the feed runs in this page
+  const data = value !== undefined ? value : JSON.parse(text); // parsed already when the feed runs in this page
   const change = board.apply(name, id, data);
   if (!change) {
     stats.repeats++;
@@ -139,6 +139,7 @@ function onEvent({ name, id, data: text, value }) {
     dirtyQuotes.add(change.key);
     if (chart.price(data)) chartDirty = true;
   }
+  else if (name === 'market') marketDirty = true;
   else if (name === 'score') dirtyGames.add(change.key);
   else if (name === 'play') {
     playsDirty = true;
@@ -146,7 +147,7 @@ function onEvent({ name, id, data: text, value }) {
   }
   // A hidden tab paints nothing until it is shown; its lag says nothing about liveness.
   if (!document.hidden && pendingCommits.length < PENDING_MAX) {
-    pendingCommits.push(parseTime(data.updated_at ?? data.created_at));
+    pendingCommits.push(parseTime(data?.updated_at ?? data?.created_at));
   }
   schedule();
 }
@@ -161,8 +162,9 @@ function paint() {
   scheduled = false;
   if (awaitingSnapshot) return; // after a reset: nothing trustworthy to show yet
   const start = performance.now();
+  if (syncAll || marketDirty) showMarket();
+  marketDirty = false;
   if (syncAll) {
-    showMarket();
     ticker.sync();
     scoreboard.sync();
   } else {
@@ -236,15 +238,17 @@ $('#announce').addEventListener('change', (e) => {
   }
 });
 
-// showMarket shows the market session and the time of the newest price, in the
-// viewer's time zone.
+// showMarket shows the market session, as the market table (the price feed, or
+// anyone with psql) last set it, with when it was set, and the time of the newest
+// price, in the viewer's time zone.
 function showMarket() {
   let newest = -Infinity;
   for (const q of board.quotes.values()) newest = Math.max(newest, parseTime(q.updated_at) || -Infinity);
-  const session = !Number.isFinite(newest) ? '' : Date.now() - newest < MARKET_QUIET_MS ? 'open' : 'closed';
+  const m = board.market;
+  const session = Object.hasOwn(SESSION_NAMES, m?.session) ? m.session : '';
   const el = $('#ticker [data-field="session"]');
   setData(el, 'session', session);
-  setText(el, session === 'open' ? 'Market open' : session === 'closed' ? 'Market closed' : '');
+  setText(el, session ? `${SESSION_NAMES[session]} · as of ${formatAsOf(parseTime(m.updated_at))}` : '');
   setText($('#ticker [data-field="quotes-as-of"]'), Number.isFinite(newest) ? `as of ${formatAsOf(newest)}` : '');
 }
 
