@@ -1,0 +1,41 @@
+# Shared by capture.sh and capture-viewers.sh: the database, the pgbench scripts and the
+# four cells of the writer-tax measurement. Source it; it uses $PG.
+
+# capture_db DB BINARY [SQL]: a fresh database migrated by BINARY with 1,000 quotes
+# S0001…S1000 (and whatever SQL adds), then quotes_plain, the same table and rows with
+# no triggers.
+capture_db() {
+  local db=$1 bin=$2 extra=${3:-}
+  psql $PG -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+  "$bin" migrate -database-url "postgres://postgres@127.0.0.1:5432/$db?sslmode=disable" up >/dev/null
+  psql $PG -d "$db" -q >/dev/null <<SQL
+INSERT INTO quotes (symbol, price) SELECT 'S' || lpad(i::text, 4, '0'), 100 FROM generate_series(1, 1000) i;
+$extra
+CREATE TABLE quotes_plain (LIKE quotes INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+INSERT INTO quotes_plain SELECT * FROM quotes;
+VACUUM ANALYZE;
+SQL
+}
+
+# capture_scripts DIR: pgbench scripts one_<table>.sql (one random row a transaction)
+# and many_<table>.sql (200 consecutive rows a transaction) for both tables.
+capture_scripts() {
+  local dir=$1 t
+  for t in quotes quotes_plain; do
+    printf '\\set s random(1, 1000)\nUPDATE %s SET price = price + 0.01 WHERE symbol = '"'"'S'"'"' || lpad(:s::text, 4, '"'"'0'"'"');\n' $t >$dir/one_$t.sql
+    printf '\\set s random(1, 801)\nUPDATE %s SET price = price + 0.01 WHERE symbol BETWEEN '"'"'S'"'"' || lpad(:s::text, 4, '"'"'0'"'"') AND '"'"'S'"'"' || lpad((:s + 199)::text, 4, '"'"'0'"'"');\n' $t >$dir/many_$t.sql
+  done
+}
+
+# capture_cells DIR DB SECONDS REP SIDE: the four cells (one row × 4 clients, 200 rows ×
+# 1 client, on quotes and quotes_plain), a CSV line each: rep,side,workload,table,tps.
+capture_cells() {
+  local dir=$1 db=$2 secs=$3 rep=$4 side=$5 w t clients tps
+  for w in one many; do
+    clients=4; [ $w = many ] && clients=1
+    for t in quotes quotes_plain; do
+      tps=$(pgbench $PG -n -T $secs -c $clients -j $clients -f $dir/${w}_$t.sql $db 2>/dev/null | awk '/^tps/ {print $3; exit}')
+      echo "$rep,$side,$w,$t,$tps"
+    done
+  done
+}
