@@ -164,6 +164,16 @@ func (s *server) handleStatic() http.Handler {
 	})
 }
 
+// startStream sends the headers of an event stream, whatever it then carries: a stream,
+// or a refusal that tells the client when to come back.
+func startStream(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: never buffer this response
+	w.WriteHeader(http.StatusOK)
+}
+
 // handleEvents is the SSE stream; the engine (api/hub) serves it.
 func (s *server) handleEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -185,11 +195,7 @@ func (s *server) handleEvents() http.Handler {
 		}
 		s.metrics.clients.Inc()
 
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Accel-Buffering", "no") // nginx: never buffer this response
-		w.WriteHeader(http.StatusOK)
+		startStream(w)
 		// The stream frees its slot when it ends, which may be after this handler
 		// returns: a caught-up stream is served without a goroutine (api/hub).
 		err = s.hub.Serve(w, r, filter, resume, resuming, func() { release(); s.metrics.clients.Dec() })

@@ -47,11 +47,7 @@ func (s *server) refuse(w http.ResponseWriter, limit string) {
 	// block as the event, and no client dispatches an empty event for it.
 	buf := hub.AppendRetry(nil, retry)
 	buf, _ = hub.AppendEvent(buf, "unavailable", data) // a fixed name: cannot fail
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	startStream(w)
 	w.Write(buf)
 }
 
