@@ -33,6 +33,7 @@ type config struct {
 	heartbeat   time.Duration
 	logLevel    string
 	logFormat   string
+	capture     string
 	access      api.Access
 	feedOpts    feeds.Options
 }
@@ -74,6 +75,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	proxies := fs.String("trusted-proxies", getenv("TICKERBOARD_TRUSTED_PROXIES"), "comma-separated addresses or CIDRs of reverse proxies whose X-Real-IP/X-Forwarded-For give the client address for per-address limits; empty trusts none (env TICKERBOARD_TRUSTED_PROXIES)")
 	oldTrust := fs.Bool("trust-proxy", false, "removed: use -trusted-proxies")
 	fs.StringVar(&c.logLevel, "log-level", env("TICKERBOARD_LOG_LEVEL", "info"), "debug, info, warn or error (env TICKERBOARD_LOG_LEVEL)")
+	fs.StringVar(&c.capture, "capture", env("TICKERBOARD_CAPTURE", "auto"), "how changes become events: wal (decode the WAL; needs wal_level = logical and a REPLICATION role), triggers (any Postgres), or auto: wal when the server allows it (env TICKERBOARD_CAPTURE)")
 	fs.StringVar(&c.logFormat, "log-format", env("TICKERBOARD_LOG_FORMAT", "text"), "text, or json for log shippers (env TICKERBOARD_LOG_FORMAT)")
 	c.feedOpts.Register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -98,6 +100,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.access.CORSOrigins, err = parseOrigins(*origins); err != nil {
 		return nil, err
+	}
+	if c.capture != store.CaptureAuto && c.capture != store.CaptureWAL && c.capture != store.CaptureTriggers {
+		return nil, fmt.Errorf("-capture %q: want auto, wal or triggers", c.capture)
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format %q: want text or json", c.logFormat)

@@ -64,6 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	logger.Info("database ready", "schema_version", version, "last_event", pos.Head)
+	capture, err := st.ChooseCapture(ctx, cfg.capture)
+	if err != nil {
+		return err
+	}
+	logger.Info("capture: "+capture.Mode+" ("+capture.Why+")", "capture", capture.Mode)
 
 	leader := store.NewLeader(st, logger)
 	static, err := fs.Sub(frontend.Files, "static")
@@ -100,16 +105,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return in.Serve(ctx, ln) })
 	g.Go(func() error {
-		return leader.Run(ctx, func(ctx context.Context) error { return lead(ctx, st, cfg, logger) })
+		return leader.Run(ctx, func(ctx context.Context) error { return lead(ctx, st, cfg, capture.Mode, logger) })
 	})
 	err = g.Wait()
 	logger.Info("stopped")
 	return err
 }
 
-// lead is the work only the elected instance does: the simulated feeds and pruning.
-func lead(ctx context.Context, st *store.Store, cfg *config, logger *slog.Logger) error {
+// lead is the work only the elected instance does: the capture from the WAL, the
+// simulated feeds and pruning.
+func lead(ctx context.Context, st *store.Store, cfg *config, capture string, logger *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
+	if capture == store.CaptureWAL {
+		g.Go(func() error { return store.NewCapture(st, logger).Run(ctx) })
+	} else if err := st.CaptureWithTriggers(ctx, logger); err != nil {
+		return err
+	}
 	g.Go(func() error { return prune(ctx, st, cfg.retention, cfg.pruneEvery, logger) })
 	if cfg.feedOpts.Prices || cfg.feedOpts.Scores {
 		g.Go(func() error { return feeds.Run(ctx, st, cfg.feedOpts, logger) })

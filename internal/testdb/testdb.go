@@ -59,6 +59,17 @@ func URL(t testing.TB) string {
 			return
 		}
 		defer conn.Close(ctx)
+		// A WAL capture still streaming (a test's instance not yet stopped) keeps its
+		// slot active, and DROP DATABASE refuses a database with an active slot even
+		// WITH (FORCE); inactive slots go with the database.
+		for i := 0; i < 50; i++ {
+			var active int
+			err := conn.QueryRow(ctx, `SELECT count(pg_catalog.pg_terminate_backend(active_pid, 1000))
+				FROM pg_catalog.pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL`, name).Scan(&active)
+			if err != nil || active == 0 {
+				break
+			}
+		}
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
 		}

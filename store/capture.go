@@ -1,0 +1,620 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Capture modes: how committed changes become events (migration 000004).
+const (
+	// CaptureAuto captures from the WAL when the server and role allow it, else with
+	// triggers.
+	CaptureAuto = "auto"
+	// CaptureWAL decodes the WAL through a replication slot: writers pay nothing
+	// but their own WAL. Needs wal_level = logical and a role with REPLICATION.
+	CaptureWAL = "wal"
+	// CaptureTriggers turns changes into events inside the writing transaction, on
+	// any Postgres, at the cost of serialising event-producing commits.
+	CaptureTriggers = "triggers"
+)
+
+// CapturePublication is the publication migration 000004 creates.
+const CapturePublication = "tickerboard"
+
+// CaptureApplicationName marks the WAL capture's replication session.
+const CaptureApplicationName = "tickerboard-capture"
+
+// CaptureChoice is what ChooseCapture decided and why, for the startup log.
+type CaptureChoice struct {
+	Mode string
+	Why  string
+}
+
+// ChooseCapture decides the capture for want (auto, wal or triggers) on this server.
+// wal on a server that cannot do it is an error that says what to change.
+func (s *Store) ChooseCapture(ctx context.Context, want string) (CaptureChoice, error) {
+	switch want {
+	case CaptureTriggers:
+		return CaptureChoice{CaptureTriggers, "-capture triggers"}, nil
+	case CaptureAuto, CaptureWAL:
+	default:
+		return CaptureChoice{}, fmt.Errorf("capture %q: want auto, wal or triggers", want)
+	}
+	var walLevel, role string
+	var replication bool
+	var slots int
+	err := s.pool.QueryRow(ctx, `SELECT current_setting('wal_level'), current_user, r.rolreplication OR r.rolsuper,
+		       current_setting('max_replication_slots')::int
+		FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`).Scan(&walLevel, &role, &replication, &slots)
+	if err != nil {
+		return CaptureChoice{}, fmt.Errorf("read the server's WAL settings: %w", err)
+	}
+	var why string
+	switch {
+	case walLevel != "logical":
+		why = fmt.Sprintf("wal_level is %s; set wal_level = logical and restart Postgres to capture from the WAL", walLevel)
+	case !replication:
+		why = fmt.Sprintf("role %s lacks REPLICATION; ALTER ROLE %s REPLICATION to capture from the WAL", role, role)
+	case slots == 0:
+		why = "max_replication_slots is 0; raise it and restart Postgres to capture from the WAL"
+	}
+	if why == "" {
+		return CaptureChoice{CaptureWAL, "wal_level is logical: writers pay only their own WAL"}, nil
+	}
+	if want == CaptureWAL {
+		return CaptureChoice{}, fmt.Errorf("-capture wal: %s", why)
+	}
+	return CaptureChoice{CaptureTriggers, why}, nil
+}
+
+var slotUnsafe = regexp.MustCompile(`[^a-z0-9_]`)
+
+// CaptureSlot names the replication slot for the database of url: slots are
+// cluster-wide, so the name carries the database's (cleaned up, with a hash so two
+// names never clash).
+func (s *Store) CaptureSlot() string {
+	db := s.pool.Config().ConnConfig.Database
+	h := fnv.New32a()
+	h.Write([]byte(db))
+	clean := slotUnsafe.ReplaceAllString(toLower(db), "_")
+	if len(clean) > 40 {
+		clean = clean[:40]
+	}
+	return fmt.Sprintf("tickerboard_%s_%08x", clean, h.Sum32())
+}
+
+func toLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// SetCaptureMode makes mode the capture (tickerboard_capture_switch) and returns the
+// mode that was in force. It waits at most 5 s for writers holding the board tables.
+func (s *Store) SetCaptureMode(ctx context.Context, mode string) (was string, err error) {
+	err = s.pool.QueryRow(ctx, "SELECT tickerboard_capture_switch($1)", mode).Scan(&was)
+	if err != nil {
+		return "", fmt.Errorf("switch capture to %s: %w", mode, err)
+	}
+	return was, nil
+}
+
+// CaptureMode reads the capture in force.
+func (s *Store) CaptureMode(ctx context.Context) (string, error) {
+	var mode string
+	if err := s.pool.QueryRow(ctx, "SELECT mode FROM capture_mode").Scan(&mode); err != nil {
+		return "", fmt.Errorf("read capture mode: %w", err)
+	}
+	return mode, nil
+}
+
+// CaptureStatus is the WAL capture's slot as Postgres sees it.
+type CaptureStatus struct {
+	Mode string // capture_mode.mode
+	Slot string // "" when there is no slot
+	// Active: a capture session is streaming from the slot.
+	Active bool
+	// RetainedBytes is the WAL Postgres keeps for the slot (current LSN − restart_lsn):
+	// it grows while no instance captures, up to max_slot_wal_keep_size.
+	RetainedBytes int64
+	// LagBytes is how far the slot's confirmed position is behind the current LSN.
+	LagBytes int64
+	// WALStatus is pg_replication_slots.wal_status ("lost": the slot was invalidated).
+	WALStatus string
+}
+
+// CaptureStatus reads the capture mode and its slot, bounded by LockTimeout.
+func (s *Store) CaptureStatus(ctx context.Context) (CaptureStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, LockTimeout)
+	defer cancel()
+	st := CaptureStatus{}
+	var slot, walStatus *string
+	var active *bool
+	var retained, lag *int64
+	err := s.pool.QueryRow(ctx, `SELECT m.mode, s.slot_name, s.active, s.wal_status,
+		       (pg_catalog.pg_current_wal_lsn() - s.restart_lsn)::bigint,
+		       (pg_catalog.pg_current_wal_lsn() - s.confirmed_flush_lsn)::bigint
+		FROM capture_mode m LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = $1`,
+		s.CaptureSlot()).Scan(&st.Mode, &slot, &active, &walStatus, &retained, &lag)
+	if err != nil {
+		return st, fmt.Errorf("read capture status: %w", err)
+	}
+	if slot != nil {
+		st.Slot = *slot
+	}
+	if active != nil {
+		st.Active = *active
+	}
+	if walStatus != nil {
+		st.WALStatus = *walStatus
+	}
+	if retained != nil {
+		st.RetainedBytes = *retained
+	}
+	if lag != nil {
+		st.LagBytes = *lag
+	}
+	return st, nil
+}
+
+// Capture is the WAL capture: run by the leading instance only, it streams committed
+// changes of the published tables from the replication slot, in commit order, and
+// appends them to the log with tickerboard_capture_apply, as many transactions per
+// call as have arrived. Its position lives in the database (capture_progress), so a
+// new leader continues exactly where the log is; the slot keeps the WAL meanwhile.
+type Capture struct {
+	store  *Store
+	logger *slog.Logger
+	// MaxBatch bounds the changes one apply call takes.
+	MaxBatch int
+	// Status is how often the capture tells the server how far it has applied (so
+	// the slot frees WAL).
+	Status time.Duration
+
+	applied atomic.Int64 // transactions applied, for tests and metrics
+}
+
+// NewCapture returns the WAL capture for s.
+func NewCapture(s *Store, logger *slog.Logger) *Capture {
+	return &Capture{store: s, logger: logger, MaxBatch: 5000, Status: time.Second}
+}
+
+// Applied counts the decoded transactions this capture has applied or skipped.
+func (c *Capture) Applied() int64 { return c.applied.Load() }
+
+// decodedTx is one committed transaction from the slot.
+type decodedTx struct {
+	commit   pglogrepl.LSN
+	end      pglogrepl.LSN
+	changes  [][]byte // JSON objects for tickerboard_capture_apply
+	switchTo string   // capture_mode changed to this in the transaction
+}
+
+// Run captures from the WAL until ctx ends or the session fails. It makes the WAL the
+// capture first (creating the slot if need be).
+func (c *Capture) Run(ctx context.Context) error {
+	s := c.store
+	slot := s.CaptureSlot()
+	cfg := s.ConnConfig()
+	cfg.RuntimeParams["replication"] = "database"
+	cfg.RuntimeParams["application_name"] = CaptureApplicationName
+	connectCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := pgconn.ConnectConfig(connectCtx, &cfg.Config)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("capture: connect for replication: %w", err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(closeCtx)
+	}()
+
+	created, err := c.ensureSlot(ctx, conn, slot)
+	if err != nil {
+		return err
+	}
+	var prev *string
+	var streamMode, mode string
+	if err := s.pool.QueryRow(ctx, `SELECT p.applied_lsn::text, p.stream_mode, m.mode FROM capture_progress p, capture_mode m`).
+		Scan(&prev, &streamMode, &mode); err != nil {
+		return fmt.Errorf("capture: read progress: %w", err)
+	}
+	if created != "" && mode == CaptureWAL {
+		// The WAL was the capture but its slot is new: what was committed meanwhile
+		// was never decoded. The tables are right; tell every viewer to start over.
+		// Everything the new slot sends commits after its consistent point.
+		if prev, err = c.apply(ctx, prev, created, CaptureWAL, [][]byte{resetChange("capture-restarted")}); err != nil {
+			return err
+		}
+		streamMode = CaptureWAL
+		c.logger.Warn("capture: the replication slot was missing or lost; changes committed meanwhile were not decoded, viewers start over from a snapshot", "slot", slot)
+	}
+	if mode != CaptureWAL {
+		if _, err := s.SetCaptureMode(ctx, CaptureWAL); err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+	}
+	err = pglogrepl.StartReplication(ctx, conn, slot, 0, pglogrepl.StartReplicationOptions{
+		PluginArgs: []string{"proto_version '1'", "publication_names '" + CapturePublication + "'"},
+	})
+	if err != nil {
+		return fmt.Errorf("capture: start replication from slot %s: %w", slot, err)
+	}
+	c.logger.Info("capture: decoding the WAL", "slot", slot)
+
+	txs := make(chan decodedTx, 1024)
+	var confirmed atomic.Uint64 // end LSN of the last transaction applied
+	var applyErr error
+	applyDone := make(chan struct{})
+	applyCtx, stopApply := context.WithCancel(ctx)
+	defer stopApply()
+	go func() {
+		defer close(applyDone)
+		applyErr = c.applyLoop(applyCtx, txs, prev, streamMode, &confirmed)
+	}()
+	err = c.receive(ctx, conn, txs, &confirmed, applyDone)
+	stopApply()
+	<-applyDone
+	if ctx.Err() != nil {
+		return nil
+	}
+	if applyErr != nil {
+		return applyErr
+	}
+	return err
+}
+
+// ensureSlot makes sure the slot exists and is usable. When it had to create it (then
+// the WAL before it cannot be decoded) it returns the new slot's consistent point.
+func (c *Capture) ensureSlot(ctx context.Context, conn *pgconn.PgConn, slot string) (created string, err error) {
+	s := c.store
+	var walStatus *string
+	var activePID *int32
+	err = s.pool.QueryRow(ctx, `SELECT wal_status, active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, slot).
+		Scan(&walStatus, &activePID)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return "", fmt.Errorf("capture: read slot %s: %w", slot, err)
+	default:
+		if activePID != nil {
+			// A previous leader's session that has not noticed it lost the lead.
+			if _, err := s.pool.Exec(ctx, "SELECT pg_catalog.pg_terminate_backend($1, 5000)", *activePID); err != nil {
+				return "", fmt.Errorf("capture: end the previous capture session (pid %d): %w", *activePID, err)
+			}
+		}
+		if walStatus == nil || *walStatus != "lost" {
+			return "", nil
+		}
+		c.logger.Warn("capture: the replication slot was invalidated (it held more WAL than max_slot_wal_keep_size); making a new one", "slot", slot)
+		if err := pglogrepl.DropReplicationSlot(ctx, conn, slot, pglogrepl.DropReplicationSlotOptions{Wait: true}); err != nil {
+			return "", fmt.Errorf("capture: drop lost slot %s: %w", slot, err)
+		}
+	}
+	res, err := pglogrepl.CreateReplicationSlot(ctx, conn, slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "NOEXPORT_SNAPSHOT"})
+	if err != nil {
+		return "", fmt.Errorf("capture: create replication slot %s: %w", slot, err)
+	}
+	c.logger.Info("capture: created replication slot", "slot", slot, "consistent_point", res.ConsistentPoint)
+	return res.ConsistentPoint, nil
+}
+
+// receive reads the replication stream, hands each committed transaction to the
+// applier, and tells the server what has been applied.
+func (c *Capture) receive(ctx context.Context, conn *pgconn.PgConn, txs chan<- decodedTx, confirmed *atomic.Uint64, applyDone <-chan struct{}) error {
+	relations := map[uint32]*pglogrepl.RelationMessage{}
+	var tx *decodedTx
+	var commitTime time.Time
+	var sent, reported pglogrepl.LSN // end of the last transaction handed over; last position reported
+	var idle pglogrepl.LSN           // server WAL end seen while nothing of ours was pending
+	nextStatus := time.Now().Add(c.Status)
+	for {
+		done := pglogrepl.LSN(confirmed.Load())
+		pos := done
+		if done == sent && tx == nil && idle > pos {
+			pos = idle
+		}
+		// Report on time (the server ends a silent session), and as soon as all that was
+		// handed over is applied, so the slot lets go of its WAL.
+		if time.Now().After(nextStatus) || pos > reported && done == sent && tx == nil {
+			if err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: pos}); err != nil {
+				return fmt.Errorf("capture: status update: %w", err)
+			}
+			reported = pos
+			nextStatus = time.Now().Add(c.Status)
+		}
+		recvCtx, cancel := context.WithTimeout(ctx, c.Status)
+		raw, err := conn.ReceiveMessage(recvCtx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if pgconn.Timeout(err) {
+				select {
+				case <-applyDone:
+					return nil
+				default:
+				}
+				continue
+			}
+			return fmt.Errorf("capture: receive: %w", err)
+		}
+		switch m := raw.(type) {
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("capture: server: %s (%s)", m.Message, m.Code)
+		case *pgproto3.CopyData:
+			switch m.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("capture: keepalive: %w", err)
+				}
+				if tx == nil && pglogrepl.LSN(confirmed.Load()) == sent {
+					idle = ka.ServerWALEnd
+				}
+				if ka.ReplyRequested {
+					nextStatus = time.Time{}
+				}
+			case pglogrepl.XLogDataByteID:
+				x, err := pglogrepl.ParseXLogData(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("capture: xlog data: %w", err)
+				}
+				msg, err := pglogrepl.Parse(x.WALData)
+				if err != nil {
+					return fmt.Errorf("capture: decode: %w", err)
+				}
+				switch msg := msg.(type) {
+				case *pglogrepl.RelationMessage:
+					relations[msg.RelationID] = msg
+				case *pglogrepl.BeginMessage:
+					tx = &decodedTx{}
+					commitTime = msg.CommitTime
+				case *pglogrepl.InsertMessage:
+					tx.add(relations[msg.RelationID], 'I', msg.Tuple, nil, commitTime)
+				case *pglogrepl.UpdateMessage:
+					tx.add(relations[msg.RelationID], 'U', msg.NewTuple, msg.OldTuple, commitTime)
+				case *pglogrepl.DeleteMessage:
+					tx.add(relations[msg.RelationID], 'D', nil, msg.OldTuple, commitTime)
+				case *pglogrepl.CommitMessage:
+					if tx == nil {
+						continue
+					}
+					tx.commit, tx.end = msg.CommitLSN, msg.TransactionEndLSN
+					select {
+					case txs <- *tx:
+					case <-applyDone:
+						return nil
+					case <-ctx.Done():
+						return nil
+					}
+					sent = msg.TransactionEndLSN
+					tx = nil
+				}
+			}
+		}
+	}
+}
+
+// add appends one row change to tx as JSON: {"r","o","n","k","t"}.
+func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrepl.TupleData, at time.Time) {
+	if tx == nil || rel == nil {
+		return
+	}
+	if rel.RelationName == "capture_mode" {
+		if n != nil {
+			if v, ok := tupleValue(rel, n, "mode"); ok {
+				tx.switchTo = v
+			}
+		}
+		return
+	}
+	b := make([]byte, 0, 256)
+	b = append(b, `{"r":`...)
+	b = strconv.AppendQuote(b, rel.RelationName)
+	b = append(b, `,"o":"`...)
+	b = append(b, op)
+	b = append(b, '"')
+	if n != nil {
+		b = append(b, `,"n":`...)
+		b = appendTuple(b, rel, n)
+	}
+	if k != nil {
+		b = append(b, `,"k":`...)
+		b = appendTuple(b, rel, k)
+	}
+	b = append(b, `,"t":"`...)
+	b = at.UTC().AppendFormat(b, "2006-01-02T15:04:05.999999-07:00")
+	b = append(b, `"}`...)
+	tx.changes = append(tx.changes, b)
+}
+
+func tupleValue(rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData, name string) (string, bool) {
+	for i, col := range t.Columns {
+		if i < len(rel.Columns) && rel.Columns[i].Name == name && col.DataType == pglogrepl.TupleDataTypeText {
+			return string(col.Data), true
+		}
+	}
+	return "", false
+}
+
+// appendTuple writes a tuple as a JSON object of text values (null for NULL); an
+// unchanged TOASTed value is left out.
+func appendTuple(b []byte, rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData) []byte {
+	b = append(b, '{')
+	first := true
+	for i, col := range t.Columns {
+		if i >= len(rel.Columns) || col.DataType == pglogrepl.TupleDataTypeToast {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONString(b, rel.Columns[i].Name)
+		b = append(b, ':')
+		if col.DataType == pglogrepl.TupleDataTypeNull {
+			b = append(b, "null"...)
+		} else {
+			b = appendJSONString(b, string(col.Data))
+		}
+	}
+	return append(b, '}')
+}
+
+// appendJSONString writes s as a JSON string. Control characters are escaped; other
+// runes (valid UTF-8 from the server) are written as they are.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+func resetChange(reason string) []byte {
+	return []byte(`{"r":"capture_emit","o":"I","n":{"event":"reset","key":"","payload":"{\"reason\": \"` + reason +
+		`\"}"},"t":"` + time.Now().UTC().Format("2006-01-02T15:04:05.999999-07:00") + `"}`)
+}
+
+// applyLoop takes whatever transactions have arrived (up to MaxBatch changes) and
+// applies them in one call, so a busy stream costs one log write per batch, not per
+// commit.
+func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *string, streamMode string, confirmed *atomic.Uint64) error {
+	var applied pglogrepl.LSN
+	if prev != nil {
+		var err error
+		if applied, err = pglogrepl.ParseLSN(*prev); err != nil {
+			return fmt.Errorf("capture: applied LSN %q: %w", *prev, err)
+		}
+	}
+	var batch [][]byte
+	for {
+		var first decodedTx
+		select {
+		case <-ctx.Done():
+			return nil
+		case first = <-txs:
+		}
+		batch = batch[:0]
+		last := first
+		n := 0
+		take := func(tx decodedTx) {
+			last = tx
+			n++
+			if applied != 0 && tx.commit <= applied {
+				return // applied by an earlier leader
+			}
+			if streamMode == CaptureWAL {
+				batch = append(batch, tx.changes...)
+			}
+			if tx.switchTo != "" {
+				streamMode = tx.switchTo
+			}
+		}
+		take(first)
+	drain:
+		for len(batch) < c.MaxBatch {
+			select {
+			case tx := <-txs:
+				take(tx)
+			default:
+				break drain
+			}
+		}
+		if last.commit > applied {
+			p, err := c.apply(ctx, prev, last.commit.String(), streamMode, batch)
+			if err != nil {
+				return err
+			}
+			prev = p
+			applied = last.commit
+		}
+		c.applied.Add(int64(n))
+		confirmed.Store(uint64(last.end))
+	}
+}
+
+// apply calls tickerboard_capture_apply and returns the new applied LSN, at.
+func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode string, changes [][]byte) (*string, error) {
+	size := 2
+	for _, ch := range changes {
+		size += len(ch) + 1
+	}
+	arr := make([]byte, 0, size)
+	arr = append(arr, '[')
+	for i, ch := range changes {
+		if i > 0 {
+			arr = append(arr, ',')
+		}
+		arr = append(arr, ch...)
+	}
+	arr = append(arr, ']')
+	var first *int64
+	var written, skipped int64
+	err := c.store.pool.QueryRow(ctx, "SELECT * FROM tickerboard_capture_apply($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb)",
+		prev, at, streamMode, string(arr)).Scan(&first, &written, &skipped)
+	if err != nil {
+		return nil, fmt.Errorf("capture: apply %d changes up to %s: %w", len(changes), at, err)
+	}
+	if skipped > 0 {
+		c.logger.Warn("capture: skipped changes the log cannot hold", "skipped", skipped)
+	}
+	return &at, nil
+}
+
+// CaptureWithTriggers makes the triggers the capture, for an instance that leads
+// without the WAL. If the WAL was the capture, what it had not yet decoded is not
+// known here: viewers are told to start over (a reset), and the slot, which would
+// keep WAL for nobody, is dropped.
+func (s *Store) CaptureWithTriggers(ctx context.Context, logger *slog.Logger) error {
+	mode, err := s.CaptureMode(ctx)
+	if err != nil || mode == CaptureTriggers {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT tickerboard_capture_switch('triggers')"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `SELECT tickerboard_emit('reset', '', '{"reason": "capture-changed"}')`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("switch capture to triggers: %w", err)
+	}
+	logger.Warn("capture: switched from the WAL to triggers; viewers start over from a snapshot")
+	slot := s.CaptureSlot()
+	if _, err := s.pool.Exec(ctx, `SELECT pg_catalog.pg_drop_replication_slot(slot_name)
+		FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND NOT active`, slot); err != nil {
+		logger.Warn("capture: could not drop the WAL capture's replication slot; drop it, or it keeps WAL: SELECT pg_drop_replication_slot('"+slot+"')", "err", err)
+	}
+	return nil
+}
