@@ -7,6 +7,7 @@ BEGIN
 END
 $$;
 DROP PUBLICATION tickerboard;
+ALTER TABLE events DROP COLUMN xid;
 ALTER TABLE scores REPLICA IDENTITY DEFAULT;
 DROP FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb), tickerboard_capture_switch(text);
 DROP TABLE capture_emit, capture_progress;

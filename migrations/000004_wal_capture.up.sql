@@ -46,6 +46,14 @@ CREATE TABLE capture_emit (
     payload jsonb NOT NULL
 );
 
+-- Under the WAL capture the log trails the tables by the capture's lag, so a snapshot
+-- (tables and head read together) can already show a change whose event comes after
+-- its head. Each event it writes records its transaction, so a stream can leave out
+-- the events its snapshot already showed (visible in the snapshot's pg_current_snapshot()).
+-- The triggers write events in the writer's transaction: their snapshot never trails,
+-- and xid stays NULL.
+ALTER TABLE events ADD COLUMN xid xid8;
+
 -- A deleted play's event names its game, so deletes of scores carry the whole row.
 ALTER TABLE scores REPLICA IDENTITY FULL;
 
@@ -165,8 +173,8 @@ $$;
 
 -- tickerboard_capture_apply appends decoded transactions to the log. p_changes is a
 -- JSON array, in commit order, of {"r": relation, "o": "I"|"U"|"D", "n": new row,
--- "k": old row or key (when the key changed, or for a delete), "t": commit time}, row
--- values as Postgres's text forms. p_prev must be the applied LSN the caller read (so
+-- "k": old row or key (when the key changed, or for a delete), "t": commit time,
+-- "x": the transaction's 32-bit xid}, row values as Postgres's text forms. p_prev must be the applied LSN the caller read (so
 -- two leaders cannot both append); the progress moves to p_lsn / p_stream_mode in the
 -- same transaction. Rows that break the log's rules are skipped and counted, never
 -- allowed to stop the capture. Returns the first id written, how many, how many
@@ -176,6 +184,8 @@ CREATE FUNCTION tickerboard_capture_apply(p_prev pg_lsn, p_lsn pg_lsn, p_stream_
 LANGUAGE plpgsql AS $$
 DECLARE
     base bigint;
+    epoch bigint;
+    own bigint;
 BEGIN
     UPDATE capture_progress SET applied_lsn = p_lsn, stream_mode = p_stream_mode
     WHERE applied_lsn IS NOT DISTINCT FROM p_prev;
@@ -197,10 +207,17 @@ BEGIN
     PERFORM set_config('tickerboard.flushing', 'apply:' || pg_current_xact_id()::text, true);
 
     CREATE TEMP TABLE IF NOT EXISTS tickerboard_applying (
-        ord bigint, sub int, event text, key text, payload jsonb, created_at timestamptz
+        ord bigint, sub int, event text, key text, payload jsonb, created_at timestamptz, xid xid8
     ) ON COMMIT DELETE ROWS;
-    INSERT INTO pg_temp.tickerboard_applying (ord, sub, event, key, payload, created_at)
-    SELECT c.ord, e.sub, e.event, e.key, e.payload, (c.ch->>'t')::timestamptz
+    -- A decoded transaction committed before this one began, so its 32-bit xid is
+    -- in this epoch or, if above ours, the one before.
+    SELECT (pg_current_xact_id()::text::bigint >> 32) << 32, pg_current_xact_id()::text::bigint & 4294967295
+    INTO epoch, own;
+    INSERT INTO pg_temp.tickerboard_applying (ord, sub, event, key, payload, created_at, xid)
+    SELECT c.ord, e.sub, e.event, e.key, e.payload, (c.ch->>'t')::timestamptz,
+           CASE WHEN c.ch ? 'x' THEN
+               (epoch + (c.ch->>'x')::bigint - CASE WHEN (c.ch->>'x')::bigint > own THEN 4294967296 ELSE 0 END)::text::xid8
+           END
     FROM jsonb_array_elements(p_changes) WITH ORDINALITY AS c(ch, ord)
     CROSS JOIN LATERAL (
         -- the old key's delete, when a row left its key (or a play its game)
@@ -247,8 +264,8 @@ BEGIN
        OR octet_length(a.payload::text) > 16384;
     GET DIAGNOSTICS skipped = ROW_COUNT;
 
-    INSERT INTO events (id, event, key, payload, created_at)
-    SELECT base + row_number() OVER (ORDER BY a.ord, a.sub), a.event, a.key, a.payload, a.created_at
+    INSERT INTO events (id, event, key, payload, created_at, xid)
+    SELECT base + row_number() OVER (ORDER BY a.ord, a.sub), a.event, a.key, a.payload, a.created_at, a.xid
     FROM pg_temp.tickerboard_applying a;
     GET DIAGNOSTICS written = ROW_COUNT;
     PERFORM set_config('tickerboard.flushing', '', true);

@@ -200,10 +200,13 @@ func (c *Capture) Applied() int64 { return c.applied.Load() }
 
 // decodedTx is one committed transaction from the slot.
 type decodedTx struct {
+	xid      uint32
 	commit   pglogrepl.LSN
 	end      pglogrepl.LSN
 	changes  [][]byte // JSON objects for tickerboard_capture_apply
 	switchTo string   // capture_mode changed to this in the transaction
+	// lastReset: the transaction's last change was a reset of tickerboard_emit's.
+	lastReset bool
 }
 
 // Run captures from the WAL until ctx ends or the session fails. It makes the WAL the
@@ -387,7 +390,7 @@ func (c *Capture) receive(ctx context.Context, conn *pgconn.PgConn, txs chan<- d
 				case *pglogrepl.RelationMessage:
 					relations[msg.RelationID] = msg
 				case *pglogrepl.BeginMessage:
-					tx = &decodedTx{}
+					tx = &decodedTx{xid: msg.Xid}
 					commitTime = msg.CommitTime
 				case *pglogrepl.InsertMessage:
 					tx.add(relations[msg.RelationID], 'I', msg.Tuple, nil, commitTime)
@@ -420,6 +423,16 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 	if tx == nil || rel == nil {
 		return
 	}
+	if rel.RelationName == "capture_emit" && op == 'I' {
+		// TRUNCATE games CASCADE empties scores too: one reset says it all.
+		ev, _ := tupleValue(rel, n, "event")
+		if ev == "reset" && tx.lastReset {
+			return
+		}
+		tx.lastReset = ev == "reset"
+	} else {
+		tx.lastReset = false
+	}
 	if rel.RelationName == "capture_mode" {
 		if n != nil {
 			if v, ok := tupleValue(rel, n, "mode"); ok {
@@ -444,7 +457,9 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 	}
 	b = append(b, `,"t":"`...)
 	b = at.UTC().AppendFormat(b, "2006-01-02T15:04:05.999999-07:00")
-	b = append(b, `"}`...)
+	b = append(b, `","x":`...)
+	b = strconv.AppendUint(b, uint64(tx.xid), 10)
+	b = append(b, '}')
 	tx.changes = append(tx.changes, b)
 }
 

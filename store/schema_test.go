@@ -19,7 +19,7 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	for _, step := range []struct {
 		dir  string
 		want uint
-	}{{"down", 2}, {"down", 1}, {"down", 0}, {"up", 3}, {"down", 2}, {"up", 3}, {"down-all", 0}, {"up", 3}, {"up", 3}} {
+	}{{"down", 3}, {"down", 2}, {"down", 1}, {"down", 0}, {"up", 4}, {"down", 3}, {"up", 4}, {"down-all", 0}, {"up", 4}, {"up", 4}} {
 		v, err := st.Migrate(step.dir)
 		if err != nil {
 			t.Fatalf("migrate %s: %v", step.dir, err)
@@ -33,8 +33,8 @@ func TestMigrationsUpDownUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, dirty, err := st.SchemaVersion()
-	if err != nil || v != 3 || dirty {
-		t.Fatalf("SchemaVersion = %d, %t, %v; want 3, false, nil", v, dirty, err)
+	if err != nil || v != 4 || dirty {
+		t.Fatalf("SchemaVersion = %d, %t, %v; want 4, false, nil", v, dirty, err)
 	}
 }
 
@@ -76,8 +76,8 @@ func TestMigrationForwardDropsUndeliverableRows(t *testing.T) {
 			('note', '', jsonb_build_object('text', repeat('x', 20000)));
 		INSERT INTO events (event, key, payload, created_at) VALUES ('note', '', '{}', 'infinity');
 		INSERT INTO events (id, event, key, payload) VALUES (5000000, 'note', 'far', '{}');`)
-	if v, err := st.Migrate("up"); err != nil || v != 3 {
-		t.Fatalf("migrate up to 000003: %d, %v", v, err)
+	if v, err := st.Migrate("up"); err != nil || v != 4 {
+		t.Fatalf("migrate up to 000004: %d, %v", v, err)
 	}
 	got := events(t, st, 0)
 	var names []string
@@ -100,7 +100,7 @@ func TestMigrationForwardDropsUndeliverableRows(t *testing.T) {
 // migrateDownTo1 takes st's schema back to 000001, one migration at a time.
 func migrateDownTo1(t *testing.T, st *store.Store) {
 	t.Helper()
-	for _, want := range []uint{2, 1} {
+	for _, want := range []uint{3, 2, 1} {
 		if v, err := st.Migrate("down"); err != nil || v != want {
 			t.Fatalf("migrate down to %d: %d, %v", want, v, err)
 		}
@@ -111,8 +111,10 @@ func migrateDownTo1(t *testing.T, st *store.Store) {
 // event name again, and tickerboard_emit still its owner's, with its search_path pinned.
 func TestMigrationDownRestores000002(t *testing.T) {
 	st, url := testdb.Open(t)
-	if v, err := st.Migrate("down"); err != nil || v != 2 {
-		t.Fatalf("migrate down to 000002: %d, %v", v, err)
+	for _, want := range []uint{3, 2} {
+		if v, err := st.Migrate("down"); err != nil || v != want {
+			t.Fatalf("migrate down to %d: %d, %v", want, v, err)
+		}
 	}
 	var left string
 	err := st.Pool().QueryRow(context.Background(), `SELECT concat_ws(' ',
