@@ -420,6 +420,7 @@ func TestFaultRetentionPrunedByLeader(t *testing.T) {
 	for i := range 10 {
 		testdb.Exec(t, dbURL, `UPDATE quotes SET price = $1 WHERE symbol = 'OLD'`, 11+i)
 	}
+	testdb.AwaitCapture(t, dbURL)
 	old := logHead(t, dbURL)
 	// As if an hour passed; only the capture path writes the log, so its guard is off for this.
 	testdb.Exec(t, dbURL, `ALTER TABLE events DISABLE TRIGGER events_capture_only;
@@ -434,6 +435,7 @@ func TestFaultRetentionPrunedByLeader(t *testing.T) {
 	}
 	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 99 WHERE symbol = 'OLD'`)
 	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('NEW', 5)`)
+	testdb.AwaitCapture(t, dbURL)
 	head := logHead(t, dbURL)
 
 	resumed := openStream(t, srv.URL, strconv.FormatInt(old-5, 10))

@@ -155,3 +155,40 @@ func OpenEventLog(t testing.TB, u string) {
 		END LOOP; END $$;
 		ALTER TABLE events DISABLE TRIGGER USER`)
 }
+
+// AwaitCapture returns once every change committed at u so far is in the event log:
+// at once under the trigger capture (events commit with their changes), and under the
+// WAL capture when its slot has confirmed the WAL position read now (it confirms only
+// what it has appended to the log). Bounded at 30 s.
+func AwaitCapture(t testing.TB, u string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("await capture: %v", err)
+	}
+	defer conn.Close(ctx)
+	var at string
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&at); err != nil {
+		t.Fatalf("await capture: %v", err)
+	}
+	for {
+		var done bool
+		err := conn.QueryRow(ctx, `SELECT m.mode = 'triggers' OR coalesce(
+			(SELECT s.confirmed_flush_lsn >= $1::pg_lsn FROM pg_catalog.pg_replication_slots s
+			 WHERE s.database = current_database() AND s.slot_name LIKE 'tickerboard%'), false)
+			FROM capture_mode m`, at).Scan(&done)
+		if err != nil {
+			t.Fatalf("await capture of %s: %v", at, err)
+		}
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the capture did not reach WAL position %s within 30s", at)
+		case <-time.After(10 * time.Millisecond): // the slot's position is only polled
+		}
+	}
+}
