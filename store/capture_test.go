@@ -1,0 +1,300 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/store"
+)
+
+// requireLogical fails (under CI) or skips when the server cannot decode its WAL.
+func requireLogical(t *testing.T, st *store.Store) {
+	t.Helper()
+	if c, err := st.ChooseCapture(context.Background(), store.CaptureAuto); err != nil || c.Mode != store.CaptureWAL {
+		testdb.Require(t, "the WAL capture needs wal_level = logical: %v %v", c, err)
+	}
+}
+
+// runCapture runs WAL captures on st until the test ends, starting a new one whenever
+// one returns (as a new leader would), and returns a stop func for ending them early.
+func runCapture(t *testing.T, st *store.Store) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			c := store.NewCapture(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			c.Status = 20 * time.Millisecond
+			if err := c.Run(ctx); err != nil && ctx.Err() == nil {
+				t.Logf("capture ended: %v", err)
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	awaitStreaming(t, st)
+	return stop
+}
+
+// awaitStreaming waits until the WAL is the capture and a capture streams from its slot.
+func awaitStreaming(t *testing.T, st *store.Store) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, err := st.CaptureStatus(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status.Mode == store.CaptureWAL && status.Active {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("capture %+v after 30s, want the WAL, streaming", status)
+		}
+		time.Sleep(10 * time.Millisecond) // nothing to await but the catalog
+	}
+}
+
+// volumes returns, per symbol, the volumes of its price events in log order.
+func volumes(t *testing.T, st *store.Store) map[string][]int64 {
+	t.Helper()
+	out := map[string][]int64{}
+	var all []decoded
+	for after := int64(0); ; {
+		page := events(t, st, after)
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, page...)
+		after = lastID(page)
+	}
+	for _, e := range all {
+		if e.Name != "price" {
+			continue
+		}
+		var q struct {
+			Symbol string
+			Volume int64
+		}
+		if err := json.Unmarshal(e.Payload, &q); err != nil {
+			t.Fatal(err)
+		}
+		out[q.Symbol] = append(out[q.Symbol], q.Volume)
+	}
+	return out
+}
+
+// write commits n single-row updates of symbol on its own connection, setting volume
+// to 1..n in order, and calls at(i) after each commit.
+func write(ctx context.Context, dbURL, symbol string, n int, at func(int)) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for i := 1; i <= n; i++ {
+		if _, err := conn.Exec(ctx, `UPDATE quotes SET volume = $1, price = price + 0.01 WHERE symbol = $2`, i, symbol); err != nil {
+			return fmt.Errorf("%s update %d: %w", symbol, i, err)
+		}
+		at(i)
+	}
+	return nil
+}
+
+// Two captures running at once (two instances that both think they lead), each
+// stealing the slot from the other, and one of them killed mid-stream by
+// pg_terminate_backend, while four writers commit: every change is logged exactly
+// once, in each writer's commit order. The first capture starts while the writers
+// are already running, so the switch from the triggers happens mid-stream too.
+func TestCaptureExactlyOnceThroughFailover(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	requireLogical(t, st)
+	symbols := []string{"WA", "WB", "WC", "WD"}
+	for _, s := range symbols {
+		testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ($1, 10)`, s)
+	}
+	const n = 400
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	started := make(chan struct{})
+	var startOnce sync.Once
+	var wg sync.WaitGroup
+	errs := make(chan error, len(symbols))
+	for _, s := range symbols {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- write(ctx, dbURL, s, n, func(i int) {
+				if i == 20 {
+					startOnce.Do(func() { close(started) })
+				}
+			})
+		}()
+	}
+	<-started
+	runCapture(t, st)
+	runCapture(t, st) // a second "leader"
+	// Kill whichever capture session streams now, twice, while the writers go on.
+	for range 2 {
+		time.Sleep(50 * time.Millisecond) // let some changes flow between the kills
+		testdb.Exec(t, dbURL, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE application_name = $1 AND datname = current_database()`, store.CaptureApplicationName)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	testdb.AwaitCapture(t, dbURL)
+	got := volumes(t, st)
+	for _, s := range symbols {
+		vs := got[s]
+		// The insert's event (volume 0) and then 1..n, each once, in order.
+		if len(vs) != n+1 {
+			t.Errorf("%s: %d events, want %d (%v…)", s, len(vs), n+1, vs[:min(len(vs), 10)])
+			continue
+		}
+		for i, v := range vs {
+			if v != int64(i) {
+				t.Fatalf("%s: event %d has volume %d, want %d (lost, repeated or out of order)", s, i, v, i)
+			}
+		}
+	}
+}
+
+// A slot that disappears while the WAL is the capture (dropped by hand, or
+// invalidated past max_slot_wal_keep_size) cannot say what it missed: the next
+// capture makes a new slot and tells viewers to start over, and goes on capturing.
+func TestCaptureResetsWhenItsSlotIsGone(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	requireLogical(t, st)
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('GONE', 10)`)
+	stop := runCapture(t, st)
+	stop()
+	testdb.Exec(t, dbURL, `SELECT pg_drop_replication_slot($1)`, st.CaptureSlot())
+	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 11 WHERE symbol = 'GONE'`) // never decoded
+	before := headID(t, st)
+	runCapture(t, st)
+	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 12 WHERE symbol = 'GONE'`)
+	testdb.AwaitCapture(t, dbURL)
+	evs := events(t, st, before)
+	if len(evs) != 2 || evs[0].Name != "reset" || !strings.Contains(string(evs[0].Payload), "capture-restarted") ||
+		evs[1].Name != "price" || !strings.Contains(string(evs[1].Payload), `"price": 12.0000`) {
+		t.Fatalf("after the slot was lost: %v, want a capture-restarted reset, then price 12", evs)
+	}
+}
+
+// Going back to the triggers (an instance started with -capture triggers) switches the
+// capture, resets viewers (what the WAL had not yet decoded is unknown), and drops the
+// slot so it keeps no WAL; the triggers then log every change at once.
+func TestCaptureBackToTriggers(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	requireLogical(t, st)
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('BACK', 10)`)
+	stop := runCapture(t, st)
+	stop()
+	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 11 WHERE symbol = 'BACK'`)
+	before := headID(t, st)
+	if err := st.CaptureWithTriggers(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	status, err := st.CaptureStatus(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status.Mode != store.CaptureTriggers || status.Slot != "" {
+		t.Fatalf("after going back: %+v, want triggers and no slot", status)
+	}
+	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 12 WHERE symbol = 'BACK'`)
+	evs := events(t, st, before)
+	if len(evs) != 2 || evs[0].Name != "reset" || evs[1].Name != "price" || !strings.Contains(string(evs[1].Payload), `"price": 12.0000`) {
+		t.Fatalf("after going back to the triggers: %v, want a reset, then price 12 at once", evs)
+	}
+}
+
+// While no capture reads the slot, Postgres keeps the WAL for it, and the status says
+// how much: what the tickerboard_capture_retained_wal_bytes metric shows.
+func TestCaptureStatusShowsRetainedWAL(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	requireLogical(t, st)
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('KEEP', 10)`)
+	stop := runCapture(t, st)
+	testdb.AwaitCapture(t, dbURL)
+	running, err := st.CaptureStatus(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	testdb.Exec(t, dbURL, `UPDATE quotes SET price = price + 0.01, name = repeat('x', 90) FROM generate_series(1, 2000) WHERE symbol = 'KEEP'`)
+	for range 200 {
+		testdb.Exec(t, dbURL, `UPDATE quotes SET price = price + 0.01 WHERE symbol = 'KEEP'`)
+	}
+	stopped, err := st.CaptureStatus(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !running.Active || running.Slot != st.CaptureSlot() || running.Mode != store.CaptureWAL {
+		t.Errorf("while capturing: %+v, want the slot active", running)
+	}
+	if stopped.Active || stopped.LagBytes <= running.LagBytes || stopped.RetainedBytes < stopped.LagBytes {
+		t.Errorf("stopped: %+v (running: %+v), want inactive, lag grown, retained >= lag", stopped, running)
+	}
+}
+
+// -capture wal on a server that cannot do it is refused with what to change; auto
+// says why it chose what it chose.
+func TestChooseCapture(t *testing.T) {
+	st, _ := testdb.Open(t)
+	c, err := st.ChooseCapture(context.Background(), store.CaptureTriggers)
+	if err != nil || c.Mode != store.CaptureTriggers {
+		t.Fatalf("triggers: %v %v", c, err)
+	}
+	if _, err := st.ChooseCapture(context.Background(), "fast"); err == nil {
+		t.Fatal("capture \"fast\" accepted")
+	}
+	auto, err := st.ChooseCapture(context.Background(), store.CaptureAuto)
+	if err != nil || auto.Why == "" {
+		t.Fatalf("auto: %v %v", auto, err)
+	}
+	wal, err := st.ChooseCapture(context.Background(), store.CaptureWAL)
+	switch auto.Mode {
+	case store.CaptureWAL:
+		if err != nil || wal.Mode != store.CaptureWAL {
+			t.Fatalf("wal on a logical server: %v %v", wal, err)
+		}
+	default:
+		if err == nil || !strings.Contains(err.Error(), "wal_level") {
+			t.Fatalf("wal on a server without logical decoding: %v, want an error naming wal_level", err)
+		}
+	}
+	// A role without REPLICATION falls back, saying so.
+	testdb.Exec(t, testdb.DefaultURL, `DO $$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tb_norepl') THEN CREATE ROLE tb_norepl LOGIN; END IF; END $$`)
+	u := strings.Replace(st.ConnConfig().ConnString(), "postgres@", "tb_norepl@", 1)
+	weak, err := store.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer weak.Close()
+	c, err = weak.ChooseCapture(context.Background(), store.CaptureAuto)
+	if err != nil || c.Mode != store.CaptureTriggers || !strings.Contains(c.Why, "REPLICATION") && !strings.Contains(c.Why, "wal_level") {
+		t.Fatalf("auto as a role without REPLICATION: %v %v", c, err)
+	}
+	if _, err := weak.ChooseCapture(context.Background(), store.CaptureWAL); err == nil {
+		t.Fatal("-capture wal accepted for a role without REPLICATION")
+	}
+}
