@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/url"
 	"os/exec"
 	"regexp"
@@ -16,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/store"
 )
 
 // logged is one row of the event log, its payload decoded.
@@ -260,11 +263,50 @@ func TestOrderingLockWaitIsBounded(t *testing.T) {
 // key changes remove the old key first, TRUNCATE of any board table resets.
 func TestEveryChangeIsAnEvent(t *testing.T) {
 	_, dbURL := testdb.Open(t)
+	everyChangeIsAnEvent(t, dbURL, func() {})
+}
+
+// The same changes captured from the WAL (migration 000004) make the same events, in
+// the same order.
+func TestEveryChangeIsAnEventFromTheWAL(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	if c, err := st.ChooseCapture(context.Background(), store.CaptureAuto); err != nil || c.Mode != store.CaptureWAL {
+		testdb.Require(t, "the WAL capture needs wal_level = logical: %v %v", c, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- store.NewCapture(st, slog.New(slog.NewTextHandler(io.Discard, nil))).Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("capture: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		s, err := st.CaptureStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Mode == store.CaptureWAL && s.Active {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("capture %+v after 30s, want the WAL, streaming", s)
+		}
+		time.Sleep(10 * time.Millisecond) // nothing to await but the catalog
+	}
+	everyChangeIsAnEvent(t, dbURL, func() { testdb.AwaitCapture(t, dbURL) })
+}
+
+// everyChangeIsAnEvent makes changes as the writer would with psql and checks the log
+// after each, once settle says every commit so far is logged.
+func everyChangeIsAnEvent(t *testing.T, dbURL string, settle func()) {
 	writer := writerURL(t, dbURL)
 	mustPsql(t, writer, `INSERT INTO quotes (symbol, name, price) VALUES ('OLD', 'Old Co', 40);
 INSERT INTO games (league, home_team, away_team) VALUES ('NBA', 'Knicks', 'Nets');
 INSERT INTO games (league, home_team, away_team) VALUES ('NHL', 'Oilers', 'Flames');
 INSERT INTO scores (game_id, team, points, scorer) VALUES (1, 'home', 3, 'Brunson');`)
+	settle()
 	after := head(t, dbURL)
 
 	// anyOrderFrom: the events from this index on are of different games, changed by
@@ -332,6 +374,7 @@ TRUNCATE quotes CASCADE;`, []wantEvent{
 	}
 	for _, s := range steps {
 		mustPsql(t, writer, s.sql)
+		settle()
 		if s.anyOrderFrom > 0 {
 			got := logAfter(t, dbURL, after)
 			got = got[min(s.anyOrderFrom, len(got)):]

@@ -203,6 +203,18 @@ COMMIT;`},
 			writer: "permission denied for table market"},
 		{rule: "market deleted", sql: `DELETE FROM market;`, writerOnly: true,
 			writer: "permission denied for table market"},
+		// The WAL capture's state is the app's: a writer can neither switch the capture
+		// (which turns the capture triggers off), move its position, nor forge an event.
+		{rule: "capture switched by hand", sql: `UPDATE capture_mode SET mode = 'wal';`, writerOnly: true,
+			writer: "permission denied for table capture_mode"},
+		{rule: "capture switched through its function", sql: `SELECT tickerboard_capture_switch('wal');`, writerOnly: true,
+			writer: "permission denied for function tickerboard_capture_switch"},
+		{rule: "capture position moved", sql: `UPDATE capture_progress SET applied_lsn = '0/0';`, writerOnly: true,
+			writer: "permission denied for table capture_progress"},
+		{rule: "capture applied by hand", sql: `SELECT tickerboard_capture_apply(NULL, '0/1', 'wal', '[]');`, writerOnly: true,
+			writer: "permission denied for function tickerboard_capture_apply"},
+		{rule: "emitted event forged", sql: `INSERT INTO capture_emit (event, key, payload) VALUES ('price', 'ACME', '{}');`, writerOnly: true,
+			writer: "permission denied for table capture_emit"},
 		// A good change and a bad one in one transaction: the good one is undone too.
 		{rule: "bad play in a transaction", constraint: "scores_points_range", sql: `BEGIN;
 INSERT INTO scores (game_id, team, points) VALUES (1, 'home', 2);
