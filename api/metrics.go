@@ -18,6 +18,9 @@ type Gauges struct {
 	// Locks lists who holds or waits for the ordering and leader locks, asked at
 	// scrape time (store.LockWatch.Holders).
 	Locks func(context.Context) ([]store.LockHolder, error)
+	// Capture reads the capture mode and its replication slot, asked at scrape time
+	// (store.Store.CaptureStatus).
+	Capture func(context.Context) (store.CaptureStatus, error)
 	// Build labels tickerboard_build_info, so a dashboard shows which build each
 	// instance runs; without a Version there is no such metric.
 	Build BuildInfo
@@ -54,6 +57,9 @@ func newMetrics(g Gauges) *metrics {
 	}
 	if g.Locks != nil {
 		reg.MustRegister(lockCollector{holders: g.Locks})
+	}
+	if g.Capture != nil {
+		reg.MustRegister(captureCollector{status: g.Capture})
 	}
 	if g.Build.Version != "" {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickerboard_build_info",
