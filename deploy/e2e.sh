@@ -3,13 +3,16 @@
 # compose.yaml (db, app, nginx) on this machine, checked through nginx on
 # localhost:$TICKERBOARD_PORT (8080):
 #   1. up -d --build --wait: every service healthy, the page loads, /events streams a
-#      snapshot;
+#      snapshot; the app captures from the WAL (its log says `capture: wal`, and one
+#      replication slot, tickerboard_…, is active);
 #   2. the README's `docker compose exec -T db psql …` inserting a score reaches an SSE
 #      client through nginx within a second of the commit;
 #   3. --scale app=3: all healthy, a client resuming with Last-Event-ID on another
 #      instance gets exactly the missed events, exactly one instance leads (/metrics),
-#      and stopping the leader's container hands leadership over within seconds;
-#   4. down then up keeps the data (named volume); down -v leaves nothing behind.
+#      and only it streams from the one slot; stopping the leader's container hands
+#      leadership and the slot over within seconds;
+#   4. down then up keeps the data (named volume) and the slot; down -v leaves nothing
+#      behind.
 #
 # It brings what it needs: Debian's docker.io (a private dockerd with vfs storage if
 # no engine is running, stopped again at the end), the compose v2 plugin built from
@@ -111,6 +114,7 @@ main() {
 	"$CHECK" stream -base "$BASE"
 	[[ $(docker image inspect -f '{{.Config.User}}' "$(app_image)") == 65532* ]] ||
 		die "the app image does not run as the nonroot user"
+	expect_wal_capture
 
 	step "2. psql insert reaches an SSE client through nginx"
 	local game out
@@ -144,6 +148,7 @@ main() {
 	leader=${out%% *}
 	holders=$(leader_lock_holders)
 	[[ $holders == 1 ]] || die "$holders sessions hold the leader lock, want 1"
+	expect_wal_capture "${leader%:*}"
 	container=$(container_at "${leader%:*}") || die "no app container has address ${leader%:*}"
 	log "stopping the leader's container $container ($leader)"
 	t0=$(date +%s.%N)
@@ -159,6 +164,7 @@ main() {
 	grep -q 'msg="leading:' <<<"$logs" || die "the new leader's log does not say it leads"
 	holders=$(leader_lock_holders)
 	[[ $holders == 1 ]] || die "$holders sessions hold the leader lock after failover, want 1"
+	expect_wal_capture "${new%:*}"
 	"$CHECK" stream -base "$BASE"
 
 	step "4. down, up: the data stays"
@@ -169,6 +175,7 @@ main() {
 	grep -Eq "\"home_team\": *\"Home $$\"" <<<"$back" || die "game $game did not survive down/up: $back"
 	grep -Eq '"home_score": *3[,}]' <<<"$back" || die "game $game lost its score over down/up: $back"
 	log "game $game and its score survived down/up"
+	expect_wal_capture
 
 	step "5. down -v leaves nothing"
 	timed "compose down -v" dc down -v --remove-orphans
@@ -219,6 +226,37 @@ container_at() {
 leader_lock_holders() {
 	psql_at "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
 	         AND ((classid::bigint << 32) | objid::bigint) = 7294615230472"
+}
+
+# expect_wal_capture [IP] checks that the stack captures changes from the WAL, as
+# compose.yaml sets the db up for (wal_level=logical), not with the fallback triggers:
+# every running app instance logged `capture: wal`, capture_mode says wal, and the db
+# has exactly one replication slot, the app's (store.CaptureSlot:
+# tickerboard_<db>_<hash>), with a session streaming from it (from IP, the leader, if
+# given). The leader makes or takes the slot after its election, so that part is
+# waited for, up to 30 s.
+expect_wal_capture() {
+	local want=${1:-} id logs mode slots name active from deadline=$((SECONDS + 30))
+	for id in $(dc ps -q app); do
+		logs=$(docker logs "$id" 2>&1)
+		grep -q 'msg="capture: wal ' <<<"$logs" ||
+			die "app container $id does not capture from the WAL: $(grep -m1 'msg="capture: ' <<<"$logs" || echo 'its log has no capture line')"
+	done
+	while :; do
+		mode=$(psql_at "SELECT mode FROM capture_mode")
+		slots=$(psql_at "SELECT s.slot_name, s.active, coalesce(host(a.client_addr), '')
+		                 FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid
+		                 ORDER BY 1")
+		IFS='|' read -r name active from <<<"$slots"
+		if [[ $mode == wal && $slots != *$'\n'* && $name == tickerboard_* && $active == t ]] &&
+			[[ -z $want || $from == "$want" ]]; then
+			break
+		fi
+		((SECONDS < deadline)) ||
+			die "no WAL capture${want:+ from $want} within 30s: capture_mode ${mode@Q}, replication slots (name|active|client) ${slots@Q}"
+		sleep 0.5
+	done
+	log "WAL capture: capture_mode wal, one slot $name, streamed to $from"
 }
 
 app_image() { docker inspect -f '{{.Image}}' "$(dc ps -q app | head -n1)"; }

@@ -5,6 +5,8 @@
 # password and everything else with POSTGRES_HOST_AUTH_METHOD (scram-sha-256 by
 # default), creates POSTGRES_DB, runs /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz,
 # then execs the server. A data directory that is already initialised is used as is.
+# The server's arguments (compose's `command: ["postgres", "-c", "wal_level=logical",
+# ...]`) reach both the server and, as upstream, the socket-only one that initialises.
 set -Eeo pipefail
 
 if [[ ${1:0:1} == - ]]; then
@@ -42,8 +44,9 @@ if [[ ! -s $PGDATA/PG_VERSION ]]; then
 		${POSTGRES_INITDB_ARGS:-}
 	printf '\nhost all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
 
-	# A server on the socket only, so nothing connects before initialisation is done.
-	pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p ${PGPORT:-5432}" -w start
+	# A server on the socket only, so nothing connects before initialisation is done,
+	# with the same settings as the real one (-c wal_level=logical ...).
+	pg_ctl -D "$PGDATA" -o "$(printf '%q ' "${@:2}" -c listen_addresses='' -p "${PGPORT:-5432}")" -w start
 	psql=(psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc)
 	if [[ $POSTGRES_DB != postgres ]]; then
 		"${psql[@]}" --dbname postgres --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
