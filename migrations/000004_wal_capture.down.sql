@@ -9,7 +9,8 @@ $$;
 DROP PUBLICATION tickerboard;
 ALTER TABLE events DROP COLUMN xid;
 ALTER TABLE scores REPLICA IDENTITY DEFAULT;
-DROP FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb), tickerboard_capture_switch(text);
+DROP FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]),
+    tickerboard_capture_switch(text);
 DROP TABLE capture_emit, capture_progress;
 
 CREATE OR REPLACE FUNCTION tickerboard_emit(p_event text, p_key text, p_payload jsonb) RETURNS void

@@ -171,15 +171,22 @@ BEGIN
 END
 $$;
 
--- tickerboard_capture_apply appends decoded transactions to the log. p_changes is a
--- JSON array, in commit order, of {"r": relation, "o": "I"|"U"|"D", "n": new row,
--- "k": old row or key (when the key changed, or for a delete), "t": commit time,
--- "x": the transaction's 32-bit xid}, row values as Postgres's text forms. p_prev must be the applied LSN the caller read (so
--- two leaders cannot both append); the progress moves to p_lsn / p_stream_mode in the
--- same transaction. Rows that break the log's rules are skipped and counted, never
--- allowed to stop the capture. Returns the first id written, how many, how many
--- skipped.
+-- tickerboard_capture_apply appends decoded transactions to the log, in one call for
+-- as many transactions as the leader has received. Changes come in two forms, numbered
+-- together in commit order by ord:
+--   * events the leader built itself (p_ord … p_x, arrays of one length): price
+--     events, the busiest, whose payload it writes exactly as quote_json does;
+--   * p_changes, a JSON array of row changes for the SQL to turn into events:
+--     {"i": ord, "r": relation, "o": "I"|"U"|"D", "n": new row, "k": old row or key
+--     (when the key changed, or for a delete), "t": commit time, "x": 32-bit xid},
+--     row values in Postgres's text forms.
+-- p_prev must be the applied LSN the caller read (so two leaders cannot both append);
+-- the progress moves to p_lsn / p_stream_mode in the same transaction. Rows that break
+-- the log's rules are skipped and counted, never allowed to stop the capture. Returns
+-- the first id written, how many, how many skipped.
 CREATE FUNCTION tickerboard_capture_apply(p_prev pg_lsn, p_lsn pg_lsn, p_stream_mode text, p_changes jsonb,
+                                          p_ord bigint[], p_event text[], p_key text[], p_payload text[],
+                                          p_at text[], p_x bigint[],
                                           OUT first_id bigint, OUT written bigint, OUT skipped bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -195,7 +202,7 @@ BEGIN
     END IF;
     written := 0;
     skipped := 0;
-    IF p_changes IS NULL OR jsonb_array_length(p_changes) = 0 THEN
+    IF coalesce(jsonb_array_length(p_changes), 0) = 0 AND coalesce(cardinality(p_ord), 0) = 0 THEN
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(7294615230471);
@@ -207,18 +214,14 @@ BEGIN
     PERFORM set_config('tickerboard.flushing', 'apply:' || pg_current_xact_id()::text, true);
 
     CREATE TEMP TABLE IF NOT EXISTS tickerboard_applying (
-        ord bigint, sub int, event text, key text, payload jsonb, created_at timestamptz, xid xid8
+        ord bigint, sub int, event text, key text, payload jsonb, created_at timestamptz, x bigint
     ) ON COMMIT DELETE ROWS;
-    -- A decoded transaction committed before this one began, so its 32-bit xid is
-    -- in this epoch or, if above ours, the one before.
-    SELECT (pg_current_xact_id()::text::bigint >> 32) << 32, pg_current_xact_id()::text::bigint & 4294967295
-    INTO epoch, own;
-    INSERT INTO pg_temp.tickerboard_applying (ord, sub, event, key, payload, created_at, xid)
-    SELECT c.ord, e.sub, e.event, e.key, e.payload, (c.ch->>'t')::timestamptz,
-           CASE WHEN c.ch ? 'x' THEN
-               (epoch + (c.ch->>'x')::bigint - CASE WHEN (c.ch->>'x')::bigint > own THEN 4294967296 ELSE 0 END)::text::xid8
-           END
-    FROM jsonb_array_elements(p_changes) WITH ORDINALITY AS c(ch, ord)
+    INSERT INTO pg_temp.tickerboard_applying (ord, sub, event, key, payload, created_at, x)
+    SELECT u.ord, 1, u.event, u.key, u.payload::jsonb, u.at::timestamptz, u.x
+    FROM unnest(p_ord, p_event, p_key, p_payload, p_at, p_x) AS u(ord, event, key, payload, at, x);
+    INSERT INTO pg_temp.tickerboard_applying (ord, sub, event, key, payload, created_at, x)
+    SELECT (c.ch->>'i')::bigint, e.sub, e.event, e.key, e.payload, (c.ch->>'t')::timestamptz, (c.ch->>'x')::bigint
+    FROM jsonb_array_elements(coalesce(p_changes, '[]')) AS c(ch)
     CROSS JOIN LATERAL (
         -- the old key's delete, when a row left its key (or a play its game)
         SELECT 0 AS sub,
@@ -264,8 +267,13 @@ BEGIN
        OR octet_length(a.payload::text) > 16384;
     GET DIAGNOSTICS skipped = ROW_COUNT;
 
+    -- A decoded transaction committed before this one began, so its 32-bit xid is
+    -- in this epoch or, if above ours, the one before.
+    SELECT (pg_current_xact_id()::text::bigint >> 32) << 32, pg_current_xact_id()::text::bigint & 4294967295
+    INTO epoch, own;
     INSERT INTO events (id, event, key, payload, created_at, xid)
-    SELECT base + row_number() OVER (ORDER BY a.ord, a.sub), a.event, a.key, a.payload, a.created_at, a.xid
+    SELECT base + row_number() OVER (ORDER BY a.ord, a.sub), a.event, a.key, a.payload, a.created_at,
+           (epoch + a.x - CASE WHEN a.x > own THEN 4294967296 ELSE 0 END)::text::xid8
     FROM pg_temp.tickerboard_applying a;
     GET DIAGNOSTICS written = ROW_COUNT;
     PERFORM set_config('tickerboard.flushing', '', true);
@@ -273,11 +281,10 @@ BEGIN
     -- The sparkline: a tick for each new or changed price of a quote that still exists.
     INSERT INTO price_ticks (symbol, price, ts)
     SELECT t.symbol, t.price, t.ts
-    FROM (SELECT n.symbol, n.price, n.updated_at AS ts,
-                 lag(n.price) OVER (PARTITION BY n.symbol ORDER BY c.ord) AS before
-          FROM jsonb_array_elements(p_changes) WITH ORDINALITY AS c(ch, ord)
-          CROSS JOIN LATERAL jsonb_populate_record(NULL::quotes, c.ch->'n') n
-          WHERE c.ch->>'r' = 'quotes' AND c.ch->>'o' IN ('I', 'U')) t
+    FROM (SELECT a.key AS symbol, (a.payload->>'price')::numeric AS price, (a.payload->>'updated_at')::timestamptz AS ts,
+                 lag((a.payload->>'price')::numeric) OVER (PARTITION BY a.key ORDER BY a.ord) AS before
+          FROM pg_temp.tickerboard_applying a
+          WHERE a.event = 'price' AND a.sub = 1) t
     JOIN quotes q ON q.symbol = t.symbol
     WHERE t.price IS DISTINCT FROM coalesce(t.before,
               (SELECT pt.price FROM price_ticks pt WHERE pt.symbol = t.symbol ORDER BY pt.ts DESC LIMIT 1));
@@ -298,17 +305,20 @@ BEGIN
         EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = %I, pg_temp', f, current_schema());
     END LOOP;
     FOREACH f IN ARRAY ARRAY['tickerboard_emit_check(text, text, jsonb)', 'events_capture_only()',
-                             'tickerboard_capture_switch(text)', 'tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb)'] LOOP
+                             'tickerboard_capture_switch(text)',
+                             'tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[])'] LOOP
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f, current_schema());
     END LOOP;
 END
 $$;
 ALTER FUNCTION tickerboard_capture_switch(text) SET lock_timeout = '5s';
-ALTER FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb) SET lock_timeout = '5s';
+ALTER FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[])
+    SET lock_timeout = '5s';
 
 -- Only the owner (the app) switches and applies; writers may see which capture runs.
 REVOKE ALL ON capture_mode, capture_progress, capture_emit FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION tickerboard_capture_switch(text), tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb),
+REVOKE EXECUTE ON FUNCTION tickerboard_capture_switch(text),
+    tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]),
     tickerboard_emit_check(text, text, jsonb) FROM PUBLIC;
 DO $$
 BEGIN

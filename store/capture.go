@@ -187,7 +187,8 @@ type Capture struct {
 	// the slot frees WAL).
 	Status time.Duration
 
-	applied atomic.Int64 // transactions applied, for tests and metrics
+	applied   atomic.Int64 // transactions applied, for tests and metrics
+	streaming atomic.Bool
 }
 
 // NewCapture returns the WAL capture for s.
@@ -195,16 +196,30 @@ func NewCapture(s *Store, logger *slog.Logger) *Capture {
 	return &Capture{store: s, logger: logger, MaxBatch: 5000, Status: time.Second}
 }
 
+// Streaming reports whether the capture is reading its slot: the WAL is the capture,
+// and everything committed from now on will be decoded by it.
+func (c *Capture) Streaming() bool { return c.streaming.Load() }
+
 // Applied counts the decoded transactions this capture has applied or skipped.
 func (c *Capture) Applied() int64 { return c.applied.Load() }
+
+// change is one row change for tickerboard_capture_apply: a JSON object for the SQL to
+// make into events, or a price event built here (quoteJSON).
+type change struct {
+	json    []byte
+	key     string
+	payload []byte
+	at      string // commit time
+	xid     uint32
+}
 
 // decodedTx is one committed transaction from the slot.
 type decodedTx struct {
 	xid      uint32
 	commit   pglogrepl.LSN
 	end      pglogrepl.LSN
-	changes  [][]byte // JSON objects for tickerboard_capture_apply
-	switchTo string   // capture_mode changed to this in the transaction
+	changes  []change
+	switchTo string // capture_mode changed to this in the transaction
 	// lastReset: the transaction's last change was a reset of tickerboard_emit's.
 	lastReset bool
 }
@@ -217,6 +232,7 @@ func (c *Capture) Run(ctx context.Context) error {
 	cfg := s.ConnConfig()
 	cfg.RuntimeParams["replication"] = "database"
 	cfg.RuntimeParams["application_name"] = CaptureApplicationName
+	cfg.RuntimeParams["DateStyle"] = "ISO" // the text forms quoteJSON reads
 	connectCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	conn, err := pgconn.ConnectConfig(connectCtx, &cfg.Config)
 	cancel()
@@ -243,7 +259,7 @@ func (c *Capture) Run(ctx context.Context) error {
 		// The WAL was the capture but its slot is new: what was committed meanwhile
 		// was never decoded. The tables are right; tell every viewer to start over.
 		// Everything the new slot sends commits after its consistent point.
-		if prev, err = c.apply(ctx, prev, created, CaptureWAL, [][]byte{resetChange("capture-restarted")}); err != nil {
+		if prev, err = c.apply(ctx, prev, created, CaptureWAL, []change{{json: resetChange("capture-restarted")}}); err != nil {
 			return err
 		}
 		streamMode = CaptureWAL
@@ -261,6 +277,8 @@ func (c *Capture) Run(ctx context.Context) error {
 		return fmt.Errorf("capture: start replication from slot %s: %w", slot, err)
 	}
 	c.logger.Info("capture: decoding the WAL", "slot", slot)
+	c.streaming.Store(true)
+	defer c.streaming.Store(false)
 
 	txs := make(chan decodedTx, 1024)
 	var confirmed atomic.Uint64 // end LSN of the last transaction applied
@@ -441,8 +459,16 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 		}
 		return
 	}
+	stamp := at.UTC().Format("2006-01-02T15:04:05.999999-07:00")
+	if rel.RelationName == "quotes" && (op == 'I' || op == 'U' && k == nil) {
+		if payload, ok := quoteJSON(make([]byte, 0, 320), rel, n); ok {
+			symbol, _ := tupleValue(rel, n, "symbol")
+			tx.changes = append(tx.changes, change{key: symbol, payload: payload, at: stamp, xid: tx.xid})
+			return
+		}
+	}
 	b := make([]byte, 0, 256)
-	b = append(b, `{"r":`...)
+	b = append(b, `"r":`...)
 	b = strconv.AppendQuote(b, rel.RelationName)
 	b = append(b, `,"o":"`...)
 	b = append(b, op)
@@ -456,11 +482,11 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 		b = appendTuple(b, rel, k)
 	}
 	b = append(b, `,"t":"`...)
-	b = at.UTC().AppendFormat(b, "2006-01-02T15:04:05.999999-07:00")
+	b = append(b, stamp...)
 	b = append(b, `","x":`...)
 	b = strconv.AppendUint(b, uint64(tx.xid), 10)
 	b = append(b, '}')
-	tx.changes = append(tx.changes, b)
+	tx.changes = append(tx.changes, change{json: b})
 }
 
 func tupleValue(rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData, name string) (string, bool) {
@@ -516,7 +542,7 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 func resetChange(reason string) []byte {
-	return []byte(`{"r":"capture_emit","o":"I","n":{"event":"reset","key":"","payload":"{\"reason\": \"` + reason +
+	return []byte(`"r":"capture_emit","o":"I","n":{"event":"reset","key":"","payload":"{\"reason\": \"` + reason +
 		`\"}"},"t":"` + time.Now().UTC().Format("2006-01-02T15:04:05.999999-07:00") + `"}`)
 }
 
@@ -531,7 +557,7 @@ func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *str
 			return fmt.Errorf("capture: applied LSN %q: %w", *prev, err)
 		}
 	}
-	var batch [][]byte
+	var batch []change
 	for {
 		var first decodedTx
 		select {
@@ -579,24 +605,35 @@ func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *str
 }
 
 // apply calls tickerboard_capture_apply and returns the new applied LSN, at.
-func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode string, changes [][]byte) (*string, error) {
-	size := 2
-	for _, ch := range changes {
-		size += len(ch) + 1
-	}
-	arr := make([]byte, 0, size)
+func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode string, changes []change) (*string, error) {
+	arr := make([]byte, 0, 1024)
 	arr = append(arr, '[')
+	var ord, xs []int64
+	var events, keys, payloads, ats []string
 	for i, ch := range changes {
-		if i > 0 {
+		if ch.json == nil {
+			ord = append(ord, int64(i))
+			events = append(events, "price")
+			keys = append(keys, ch.key)
+			payloads = append(payloads, string(ch.payload))
+			ats = append(ats, ch.at)
+			xs = append(xs, int64(ch.xid))
+			continue
+		}
+		if len(arr) > 1 {
 			arr = append(arr, ',')
 		}
-		arr = append(arr, ch...)
+		arr = append(arr, `{"i":`...)
+		arr = strconv.AppendInt(arr, int64(i), 10)
+		arr = append(arr, ',')
+		arr = append(arr, ch.json...)
 	}
 	arr = append(arr, ']')
 	var first *int64
 	var written, skipped int64
-	err := c.store.pool.QueryRow(ctx, "SELECT * FROM tickerboard_capture_apply($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb)",
-		prev, at, streamMode, string(arr)).Scan(&first, &written, &skipped)
+	err := c.store.pool.QueryRow(ctx, `SELECT * FROM tickerboard_capture_apply($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb,
+		$5, $6, $7, $8, $9, $10)`,
+		prev, at, streamMode, string(arr), ord, events, keys, payloads, ats, xs).Scan(&first, &written, &skipped)
 	if err != nil {
 		return nil, fmt.Errorf("capture: apply %d changes up to %s: %w", len(changes), at, err)
 	}

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"math/big"
+	"strings"
+
+	"github.com/jackc/pglogrepl"
+)
+
+// Type OIDs of the columns a decoded row's JSON is built from in Go.
+const (
+	oidBool        = 16
+	oidInt8        = 20
+	oidInt2        = 21
+	oidInt4        = 23
+	oidText        = 25
+	oidVarchar     = 1043
+	oidTimestamptz = 1184
+	oidNumeric     = 1700
+)
+
+// quoteJSON builds a quotes row's price payload from its decoded text values exactly
+// as the schema's quote_json does — to_jsonb(row) plus change and change_pct — so the
+// busiest relation's events cost the log one jsonb parse per row rather than a
+// record, to_jsonb and numeric arithmetic in SQL (about 5× less Postgres CPU per
+// price change, measured in BENCHMARKS.md). ok is false for a row it cannot build
+// (a column type it does not know, an unchanged TOASTed value): the SQL builds that one.
+// TestQuoteJSONMatchesSQL holds the two to the same output.
+func quoteJSON(b []byte, rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData) ([]byte, bool) {
+	var price, prevClose string
+	var havePrice, havePrev bool
+	b = append(b, '{')
+	for i, col := range t.Columns {
+		if i >= len(rel.Columns) {
+			return nil, false
+		}
+		rc := rel.Columns[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, rc.Name)
+		b = append(b, ':')
+		switch col.DataType {
+		case pglogrepl.TupleDataTypeNull:
+			b = append(b, "null"...)
+			continue
+		case pglogrepl.TupleDataTypeText:
+		default:
+			return nil, false
+		}
+		v := string(col.Data)
+		switch rc.DataType {
+		case oidNumeric:
+			if !isJSONNumber(v) {
+				return nil, false // NaN or Infinity: the SQL says what it is
+			}
+			b = append(b, v...)
+			switch rc.Name {
+			case "price":
+				price, havePrice = v, true
+			case "prev_close":
+				prevClose, havePrev = v, true
+			}
+		case oidInt2, oidInt4, oidInt8:
+			b = append(b, v...)
+		case oidBool:
+			if v == "t" {
+				b = append(b, "true"...)
+			} else {
+				b = append(b, "false"...)
+			}
+		case oidText, oidVarchar:
+			b = appendJSONString(b, v)
+		case oidTimestamptz:
+			b = appendJSONString(b, isoTimestamp(v))
+		default:
+			return nil, false
+		}
+	}
+	b = append(b, `,"change":`...)
+	if havePrice && havePrev {
+		change, pct, ok := quoteChange(price, prevClose)
+		if !ok {
+			return nil, false
+		}
+		b = append(b, change...)
+		b = append(b, `,"change_pct":`...)
+		b = append(b, pct...)
+	} else {
+		b = append(b, `null,"change_pct":null`...)
+	}
+	return append(b, '}'), true
+}
+
+// isJSONNumber: Postgres's numeric text for a finite value ("-12.3400").
+func isJSONNumber(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= '0' && c <= '9' || c == '.' || c == '-' && i == 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// isoTimestamp turns Postgres's ISO text for a timestamptz ("2026-12-01
+// 12:30:00.5+00", in the session's zone) into what to_jsonb writes
+// ("2026-12-01T12:30:00.5+00:00"); infinity and the like are left as they are.
+func isoTimestamp(v string) string {
+	sp := strings.IndexByte(v, ' ')
+	if sp < 0 || strings.HasSuffix(v, " BC") {
+		return v
+	}
+	s := v[:sp] + "T" + v[sp+1:]
+	// The zone offset is the last + or - after the time: "+00", "-03:30", "+05:30:15".
+	z := strings.LastIndexAny(s[sp:], "+-")
+	if z < 0 {
+		return s
+	}
+	if off := s[sp+z+1:]; len(off) == 2 {
+		s += ":00"
+	}
+	return s
+}
+
+// quoteChange computes change = price − prev_close (at the larger scale of the two)
+// and change_pct = round((price − prev_close) / prev_close × 100, 4), both as
+// numeric text, rounding half away from zero as Postgres's round does.
+func quoteChange(price, prev string) (change, pct string, ok bool) {
+	p, ps, ok1 := parseDecimal(price)
+	c, cs, ok2 := parseDecimal(prev)
+	if !ok1 || !ok2 || c.Sign() <= 0 {
+		return "", "", false
+	}
+	scale := max(ps, cs)
+	p = rescale(p, ps, scale)
+	c = rescale(c, cs, scale)
+	d := new(big.Int).Sub(p, c)
+	change = formatDecimal(d, scale)
+	// (d / c) × 100 at scale 4: d × 10^6 / c, rounded half away from zero.
+	num := new(big.Int).Mul(d, big.NewInt(1_000_000))
+	q, r := new(big.Int).QuoRem(num, c, new(big.Int))
+	r.Abs(r).Lsh(r, 1)
+	if r.Cmp(c) >= 0 {
+		if num.Sign() < 0 {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return change, formatDecimal(q, 4), true
+}
+
+func parseDecimal(s string) (*big.Int, int, bool) {
+	scale := 0
+	if dot := strings.IndexByte(s, '.'); dot >= 0 {
+		scale = len(s) - dot - 1
+		s = s[:dot] + s[dot+1:]
+	}
+	v, ok := new(big.Int).SetString(s, 10)
+	return v, scale, ok
+}
+
+func rescale(v *big.Int, from, to int) *big.Int {
+	if from == to {
+		return v
+	}
+	return new(big.Int).Mul(v, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(to-from)), nil))
+}
+
+func formatDecimal(v *big.Int, scale int) string {
+	neg := v.Sign() < 0
+	digits := new(big.Int).Abs(v).String()
+	if scale > 0 {
+		if len(digits) <= scale {
+			digits = strings.Repeat("0", scale-len(digits)+1) + digits
+		}
+		digits = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if neg {
+		return "-" + digits
+	}
+	return digits
+}

@@ -1,0 +1,105 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/store"
+)
+
+// The WAL capture builds price payloads in Go from the decoded row's text; the
+// triggers and snapshots use the schema's quote_json. For rows across the range the
+// columns allow — every scale of price and previous close, rises and falls, ties at
+// the fifth decimal of change_pct, NULLs, odd names — the two are the same JSON.
+func TestQuoteJSONMatchesSQL(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, name, price, prev_close, day_open, day_high, day_low, volume)
+		SELECT 'R' || i, CASE i % 4 WHEN 0 THEN '' WHEN 1 THEN 'Acme "Q" \ Co' WHEN 2 THEN E'tab\there' ELSE 'Ünïcødé 株式' END,
+		       p, pc, pc, greatest(p, pc), least(p, pc), (i * 7919) % 100000000
+		FROM (SELECT i,
+		             round((random() * 10 ^ (1 + i % 9))::numeric, i % 5) + 0.0001 AS p,
+		             round((random() * 10 ^ (1 + (i * 3) % 9))::numeric, (i * 7) % 5) + 0.0001 AS pc
+		      FROM generate_series(1, 3000) i) r;
+		INSERT INTO quotes (symbol, price, prev_close) VALUES
+		    ('TIE1', 1.00005, 1), ('TIE2', 0.99995, 1), ('TIE3', 100.0050, 200), ('TIE4', 99.9950, 200),
+		    ('TIE5', 200.0001, 200), ('TIE6', 199.9999, 200), ('TIE7', 1000.0003, 2000),
+		    ('TINY', 0.0001, 9999999999.9999), ('HUGE', 9999999999.9999, 0.0001), ('SAME', 42, 42);
+		UPDATE quotes SET prev_close = NULL WHERE symbol = 'R7';
+		UPDATE quotes SET updated_at = '2026-06-01 12:00:00.5+05:30' WHERE symbol = 'R8'`)
+	// The columns as the replication stream describes them.
+	ctx := context.Background()
+	conn := testdb.Conn(t, dbURL, "")
+	if _, err := conn.Exec(ctx, "SET DateStyle = ISO; SET TimeZone = 'Asia/Kolkata'"); err != nil {
+		t.Fatal(err)
+	}
+	rel := &pglogrepl.RelationMessage{RelationName: "quotes"}
+	rows, err := conn.Query(ctx, `SELECT attname, atttypid FROM pg_attribute
+		WHERE attrelid = 'quotes'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for rows.Next() {
+		c := &pglogrepl.RelationMessageColumn{}
+		if err := rows.Scan(&c.Name, &c.DataType); err != nil {
+			t.Fatal(err)
+		}
+		rel.Columns = append(rel.Columns, c)
+		cols = append(cols, "q."+c.Name+"::text")
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	// Each row's columns in their text forms, as pgoutput sends them.
+	rows, err = conn.Query(ctx, "SELECT ARRAY["+strings.Join(cols, ", ")+"] FROM quotes q ORDER BY symbol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type built struct{ symbol, payload string }
+	var all []built
+	for rows.Next() {
+		var vals []*string
+		if err := rows.Scan(&vals); err != nil {
+			t.Fatal(err)
+		}
+		tuple := &pglogrepl.TupleData{}
+		for _, v := range vals {
+			col := &pglogrepl.TupleDataColumn{DataType: pglogrepl.TupleDataTypeNull}
+			if v != nil {
+				col.DataType, col.Data = pglogrepl.TupleDataTypeText, []byte(*v)
+			}
+			tuple.Columns = append(tuple.Columns, col)
+		}
+		payload, ok := store.QuoteJSON(nil, rel, tuple)
+		if !ok {
+			t.Fatalf("QuoteJSON refused %v", vals)
+		}
+		all = append(all, built{*vals[0], string(payload)})
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	mismatched := 0
+	for _, b := range all {
+		var same bool
+		var sql string
+		if err := conn.QueryRow(ctx, `SELECT $1::jsonb = quote_json(q), quote_json(q)::text FROM quotes q WHERE symbol = $2`,
+			b.payload, b.symbol).Scan(&same, &sql); err != nil {
+			t.Fatalf("%s: %v\n%s", b.symbol, err, b.payload)
+		}
+		if !same {
+			mismatched++
+			if mismatched <= 5 {
+				t.Errorf("%s:\n Go:  %s\n SQL: %s", b.symbol, b.payload, sql)
+			}
+		}
+	}
+	if mismatched > 0 {
+		t.Fatalf("%d of %d payloads differ", mismatched, len(all))
+	}
+	t.Logf("%d payloads identical", len(all))
+}
