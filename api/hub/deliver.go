@@ -2,8 +2,9 @@ package hub
 
 // pick is the one decision of what a viewer gets next, whether its stream is parked or
 // has a goroutine: of fs (frames in ring order) it appends to dst each frame the
-// viewer's filter selects with an id above what it has, and a rewind's reset whatever
-// its id; for a slow viewer, only the newest state of each quote and game. It stops
+// viewer's filter selects with an id above what it has and a transaction its last
+// snapshot did not already show, and a rewind's reset whatever its id; for a slow
+// viewer, only the newest state of each quote and game. It stops
 // after limit bytes, or after a reset, which must be followed by a snapshot from the
 // database (reset true). used is how many of fs it went through. dst may be fs[:0].
 func (st *stream) pick(dst, fs []*Frame, limit int) (picked []*Frame, used int, reset bool) {
@@ -11,7 +12,7 @@ func (st *stream) pick(dst, fs []*Frame, limit int) (picked []*Frame, used int, 
 	for used < len(fs) && size < limit {
 		f := fs[used]
 		used++
-		if !f.rewind && (f.ID <= st.sent || !st.filter.Match(f)) {
+		if !f.rewind && (f.ID <= st.sent || !st.filter.Match(f) || st.seen.Visible(f.Xid)) {
 			continue
 		}
 		dst = append(dst, f)

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -259,6 +260,9 @@ type shared struct {
 	frames []*Frame
 	used   int  // how many frames of the window the bytes cover
 	reset  bool // the streams must leave for a snapshot instead
+	// xid is the lowest transaction of the frames covered (max if none has one): the
+	// choice holds for a stream whose snapshot saw none from it on.
+	xid uint64
 }
 
 func (sh *shard) wake() {
@@ -393,36 +397,56 @@ const maxBody = 256 << 10
 // connection) and the frames they hold, as pick chooses them; nil bytes when st wants
 // none of them, and reset when st must leave for a snapshot first. Streams filtered by
 // topic only, at the same position, get the same choice: it is made once per pass and
-// its bytes shared.
+// its bytes shared, except with a stream whose snapshot saw a transaction of those
+// frames (it leaves them out; pick makes its own choice).
 func (sh *shard) body(st *stream, fs []*Frame) (body []byte, sent []*Frame, used int, reset bool) {
 	flt := &st.filter
 	key := shareKey{seq: st.seq, topics: flt.Topics}
 	shareable := flt.Symbols == nil && flt.Games == nil && fs[0].ID > st.sent && !st.slow
 	if shareable {
 		if c, ok := sh.cache[key]; ok {
-			if c.body == nil {
-				return nil, nil, c.used, c.reset
+			shareable = false // one choice per key: a stream that cannot take it keeps its own
+			if st.seen.NoneFrom(c.xid) {
+				if c.body == nil {
+					return nil, nil, c.used, c.reset
+				}
+				return st.conn.frame(c.body), c.frames, c.used, false
 			}
-			return st.conn.frame(c.body), c.frames, c.used, false
 		}
 	}
 	picked, used, reset := st.pick(sh.matched[:0], fs, maxBody)
 	sh.matched = picked
+	var xid uint64
+	if shareable {
+		xid = lowestXid(fs[:used])
+		shareable = st.seen.NoneFrom(xid) // else the choice left out what others need
+	}
 	if reset || len(picked) == 0 {
 		if shareable {
-			sh.cache[key] = shared{used: used, reset: reset}
+			sh.cache[key] = shared{used: used, reset: reset, xid: xid}
 		}
 		return nil, nil, used, reset
 	}
 	if shareable {
 		begin := len(sh.arena)
 		sh.arena = appendFrames(sh.arena, picked)
-		c := shared{body: sh.arena[begin:len(sh.arena):len(sh.arena)], frames: append([]*Frame(nil), picked...), used: used}
+		c := shared{body: sh.arena[begin:len(sh.arena):len(sh.arena)], frames: append([]*Frame(nil), picked...), used: used, xid: xid}
 		sh.cache[key] = c
 		return st.conn.frame(c.body), c.frames, used, false
 	}
 	sh.buf = appendFrames(sh.buf[:0], picked)
 	return st.conn.frame(sh.buf), picked, used, false
+}
+
+// lowestXid is the lowest transaction of fs, math.MaxUint64 if none has one.
+func lowestXid(fs []*Frame) uint64 {
+	low := uint64(math.MaxUint64)
+	for _, f := range fs {
+		if f.Xid != 0 {
+			low = min(low, f.Xid)
+		}
+	}
+	return low
 }
 
 // appendFrames appends chunkRoom bytes of room, the frames' bytes, and two bytes of

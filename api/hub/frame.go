@@ -21,6 +21,9 @@ type Frame struct {
 	Topic   uint8
 	Created time.Time // when the change committed; zero if the log's time was not finite
 	Bytes   []byte    // the whole SSE frame
+	// Xid is the writer's transaction (store.Event.Xid; 0 when the triggers wrote
+	// the event): a stream leaves the frame out if its snapshot already saw it.
+	Xid uint64
 
 	// rewind marks a reset the notifier published because the log's ids went backwards:
 	// every stream sends it, and a snapshot, whatever it has been sent.
@@ -74,7 +77,7 @@ func NewFrame(e store.Event) (*Frame, error) {
 	if reason := check(e); reason != "" {
 		return nil, &FrameError{ID: e.ID, Reason: reason}
 	}
-	f := &Frame{ID: e.ID, Name: e.Name, Key: e.Key, Created: e.CreatedAt}
+	f := &Frame{ID: e.ID, Name: e.Name, Key: e.Key, Created: e.CreatedAt, Xid: e.Xid}
 	switch e.Name {
 	case "price", "market":
 		f.Topic = TopicPrice

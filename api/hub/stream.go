@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/tickerboard/tickerboard/store"
 )
 
 // StreamConfig paces and bounds the event streams.
@@ -47,6 +49,10 @@ type stream struct {
 	filter Filter
 	seq    uint64 // next ring sequence to read
 	sent   int64  // the client has every matching event up to this id
+	// seen is the transactions the last snapshot sent already showed. Under the WAL
+	// capture the log trails the tables, so events after the snapshot's id may be
+	// of them; sending one would take the viewer back to older data.
+	seen   store.Visibility
 	buf    []byte
 	frames []*Frame
 
@@ -320,6 +326,7 @@ func (st *stream) snapshot(ctx context.Context, reason string) error {
 		return err
 	}
 	st.buf = appendSnapshot(st.buf, snap)
+	st.seen = snap.Visible
 	st.sent = max(st.sent, snap.ID)
 	if reason != "" {
 		st.sent = snap.ID
