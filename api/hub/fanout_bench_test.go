@@ -121,6 +121,33 @@ func BenchmarkFanout(b *testing.B) {
 	}
 }
 
+// BenchmarkFanoutAfterSnapshot is BenchmarkFanout's 10,000 viewers as they are under
+// the WAL capture: each was sent a snapshot (one with a transaction in progress) and
+// every event carries a transaction begun after it, so each frame is checked against
+// the snapshot and the shared choice against each stream's.
+func BenchmarkFanoutAfterSnapshot(b *testing.B) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer null.Close()
+	const n = 10_000
+	seen, err := store.ParseVisibility("1000:1010:1005")
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := New(0, 1<<16)
+	parkStreams(b, h, n, Filter{Topics: TopicPrice}, func() net.Conn { return devNull{null} })
+	for _, sh := range h.fan.shards {
+		for _, st := range sh.streams {
+			st.seen = seen
+		}
+	}
+	evs := priceEvents(1, 1, 100)
+	evs[0].Xid = 2000
+	publishEach(b, h, evs, true, n, "ns/delivery")
+}
+
 // BenchmarkFanoutFiltered is the same with every viewer watching its own 3 symbols of
 // 100: bytes are built per viewer.
 func BenchmarkFanoutFiltered(b *testing.B) {
