@@ -178,8 +178,11 @@ func TestSnapshotVisibleUnderWALCapture(t *testing.T) {
 				e := logged[sym][v]
 				switch {
 				case e.ID <= sn.snap.ID && !shown:
-					t.Fatalf("snapshot id %d shows %s volume %d, but event %d (volume %d) is at or below its id",
-						sn.snap.ID, sym, sn.volumes[s], e.ID, v)
+					// The capture logged the change before its writer's commit was visible
+					// (WAL order is not visibility order): a viewer of this snapshot, sent
+					// only events after its id, would never get this change.
+					t.Fatalf("snapshot id %d (%v) shows %s volume %d, but event %d (volume %d, xid %d) is at or below its id",
+						sn.snap.ID, sn.snap.Visible, sym, sn.volumes[s], e.ID, v, e.Xid)
 				case e.ID > sn.snap.ID && shown:
 					trailing++
 				}
