@@ -20,8 +20,9 @@ type Event struct {
 	CreatedAt time.Time `db:"created_at"` // zero when the row's time is not finite (±infinity)
 	// Xid is the writer's transaction when the WAL capture wrote the event (so a
 	// Snapshot's Visible tells whether the snapshot already shows it), 0 when the
-	// triggers did.
-	Xid uint64 `db:"xid"`
+	// triggers did. Not scanned by name: a query of the log's other columns still
+	// fills an Event.
+	Xid uint64 `db:"-"`
 }
 
 // eventRow is an Event as read, with a time that may be NULL (a time that was not
