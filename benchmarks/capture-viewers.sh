@@ -20,6 +20,6 @@ sleep 6
 curl -s -m 2 127.0.0.1:18490/metrics 2>/dev/null | grep -E "^tickerboard_streams" | head -5 >&2 || true
 dir=$(mktemp -d)
 capture_scripts $dir
-echo "rep,side,workload,table,tps"
+echo "rep,side,workload,table,tps,drain_s"
 capture_cells $dir $db $SECS 1 viewers100
 curl -s -m 2 127.0.0.1:18490/metrics 2>/dev/null | grep -E "^tickerboard_(streams|events)" | head -8 >&2 || true

@@ -24,7 +24,7 @@ done
 sleep 2 # the instances connect and listen; pgbench's own numbers are what is measured
 dir=$(mktemp -d)
 capture_scripts $dir
-echo "rep,side,workload,table,tps"
+echo "rep,side,workload,table,tps,drain_s"
 for rep in $(seq 1 $REPS); do
   for side in old new; do
     capture_cells $dir capture_$side $SECS $rep $side

@@ -27,15 +27,34 @@ capture_scripts() {
   done
 }
 
+# capture_drain DB: under the WAL capture, wait until the capture has logged everything
+# committed so far (its slot confirms the current WAL position) and print how long that
+# took, in seconds; under the triggers there is nothing to wait for (prints 0).
+capture_drain() {
+  local db=$1 lsn start=$(date +%s.%N) n=0
+  lsn=$(psql $PG -d "$db" -Atc "SELECT pg_current_wal_lsn()")
+  while [ "$(psql $PG -d "$db" -Atc "SELECT coalesce((SELECT s.confirmed_flush_lsn < '$lsn'
+      FROM pg_replication_slots s WHERE s.database = current_database() AND s.slot_name LIKE 'tickerboard%'), false)")" = t ]; do
+    n=$((n+1)); [ $n -gt 6000 ] && { echo "capture did not drain in 10 min" >&2; return 1; }
+    sleep 0.1
+  done
+  awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }'
+}
+
 # capture_cells DIR DB SECONDS REP SIDE: the four cells (one row × 4 clients, 200 rows ×
-# 1 client, on quotes and quotes_plain), a CSV line each: rep,side,workload,table,tps.
+# 1 client, on quotes and quotes_plain), a CSV line each: rep,side,workload,table,tps,
+# drain. Every cell starts with the capture caught up, and drain is how long the
+# capture took after the cell to log what the cell committed (0 for the triggers, which
+# log inside the writer's transaction): a capture that cannot keep up shows here.
 capture_cells() {
-  local dir=$1 db=$2 secs=$3 rep=$4 side=$5 w t clients tps
+  local dir=$1 db=$2 secs=$3 rep=$4 side=$5 w t clients tps drain
+  capture_drain $db >/dev/null
   for w in one many; do
     clients=4; [ $w = many ] && clients=1
     for t in quotes quotes_plain; do
       tps=$(pgbench $PG -n -T $secs -c $clients -j $clients -f $dir/${w}_$t.sql $db 2>/dev/null | awk '/^tps/ {print $3; exit}')
-      echo "$rep,$side,$w,$t,$tps"
+      drain=$(capture_drain $db)
+      echo "$rep,$side,$w,$t,$tps,$drain"
     done
   done
 }
