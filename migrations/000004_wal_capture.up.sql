@@ -214,7 +214,7 @@ BEGIN
     PERFORM set_config('tickerboard.flushing', 'apply:' || pg_current_xact_id()::text, true);
 
     CREATE TEMP TABLE IF NOT EXISTS tickerboard_applying (
-        ord bigint, sub int, event text, key text, payload jsonb, created_at timestamptz, x bigint
+        ord bigint, sub int, event text, key text, payload jsonb, created_at timestamptz, x bigint, xid xid8
     ) ON COMMIT DELETE ROWS;
     INSERT INTO pg_temp.tickerboard_applying (ord, sub, event, key, payload, created_at, x)
     SELECT u.ord, 1, u.event, u.key, u.payload::jsonb, u.at::timestamptz, u.x
@@ -271,9 +271,23 @@ BEGIN
     -- in this epoch or, if above ours, the one before.
     SELECT (pg_current_xact_id()::text::bigint >> 32) << 32, pg_current_xact_id()::text::bigint & 4294967295
     INTO epoch, own;
+    UPDATE pg_temp.tickerboard_applying a
+    SET xid = (epoch + a.x - CASE WHEN a.x > own THEN 4294967296 ELSE 0 END)::text::xid8
+    WHERE a.x IS NOT NULL;
+    -- A commit is in the WAL (and so decoded) a moment before other sessions see it.
+    -- An event must not be readable before its change is: a snapshot that reads the
+    -- event's id must also show the change. So wait (microseconds, in practice)
+    -- until every writer of the batch is visible to a fresh snapshot.
+    FOR i IN 1..20000 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_temp.tickerboard_applying a
+                              WHERE a.xid IS NOT NULL AND NOT pg_visible_in_snapshot(a.xid, pg_current_snapshot()));
+        IF i = 20000 THEN
+            RAISE EXCEPTION 'tickerboard_capture_invisible: a decoded transaction is still not visible after 2 s';
+        END IF;
+        PERFORM pg_sleep(0.0001);
+    END LOOP;
     INSERT INTO events (id, event, key, payload, created_at, xid)
-    SELECT base + row_number() OVER (ORDER BY a.ord, a.sub), a.event, a.key, a.payload, a.created_at,
-           (epoch + a.x - CASE WHEN a.x > own THEN 4294967296 ELSE 0 END)::text::xid8
+    SELECT base + row_number() OVER (ORDER BY a.ord, a.sub), a.event, a.key, a.payload, a.created_at, a.xid
     FROM pg_temp.tickerboard_applying a;
     GET DIAGNOSTICS written = ROW_COUNT;
     PERFORM set_config('tickerboard.flushing', '', true);
