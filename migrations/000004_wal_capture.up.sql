@@ -193,6 +193,7 @@ DECLARE
     base bigint;
     epoch bigint;
     own bigint;
+    note text;
 BEGIN
     UPDATE capture_progress SET applied_lsn = p_lsn, stream_mode = p_stream_mode
     WHERE applied_lsn IS NOT DISTINCT FROM p_prev;
@@ -306,7 +307,21 @@ BEGIN
     IF written > 0 THEN
         first_id := base + 1;
         PERFORM setval('events_id_seq', base + written);
-        PERFORM pg_notify('tickerboard', first_id::text);
+        -- The notification carries the events themselves when they fit (NOTIFY takes
+        -- 8000 bytes), so listening instances need not read the log for them; else
+        -- the first id, a doorbell. Instances believe carried events only from the
+        -- session holding the capture's advisory lock (store.CaptureLockKey): anyone
+        -- may NOTIFY on this channel.
+        IF written <= 32 THEN
+            SELECT json_agg(json_build_object('id', e.id, 'event', e.event, 'key', e.key, 'payload', e.payload,
+                                              'created_at', e.created_at, 'xid', e.xid::text::bigint) ORDER BY e.id)::text
+            INTO note
+            FROM events e WHERE e.id > base AND e.id <= base + written;
+        END IF;
+        IF note IS NULL OR octet_length(note) > 7900 THEN
+            note := first_id::text;
+        END IF;
+        PERFORM pg_notify('tickerboard', note);
     END IF;
 END
 $$;

@@ -33,8 +33,17 @@ const (
 // CapturePublication is the publication migration 000004 creates.
 const CapturePublication = "tickerboard"
 
-// CaptureApplicationName marks the WAL capture's replication session.
-const CaptureApplicationName = "tickerboard-capture"
+// CaptureApplicationName marks the WAL capture's replication session, and
+// CaptureApplyApplicationName the session that appends what it decodes to the log.
+const (
+	CaptureApplicationName      = "tickerboard-capture"
+	CaptureApplyApplicationName = "tickerboard-capture-apply"
+)
+
+// CaptureLockKey is the advisory lock the WAL capture's apply session holds: one
+// appender at a time, and the proof listeners check before they believe events
+// carried in a notification.
+const CaptureLockKey = 7294615230473
 
 // CaptureChoice is what ChooseCapture decided and why, for the startup log.
 type CaptureChoice struct {
@@ -187,6 +196,7 @@ type Capture struct {
 	// the slot frees WAL).
 	Status time.Duration
 
+	conn      *pgx.Conn    // the apply session, holding CaptureLockKey
 	applied   atomic.Int64 // transactions applied, for tests and metrics
 	streaming atomic.Bool
 }
@@ -229,11 +239,45 @@ type decodedTx struct {
 func (c *Capture) Run(ctx context.Context) error {
 	s := c.store
 	slot := s.CaptureSlot()
+	// The session that appends to the log holds the capture lock while it lives:
+	// listeners believe events carried in a notification only from its holder.
+	acfg := s.ConnConfig()
+	acfg.RuntimeParams["application_name"] = CaptureApplyApplicationName
+	connectCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	applyConn, err := pgx.ConnectConfig(connectCtx, acfg)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("capture: connect: %w", err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		applyConn.Close(closeCtx) // ends the session, which releases the lock
+	}()
+	var got bool
+	if err := applyConn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", CaptureLockKey).Scan(&got); err != nil {
+		return fmt.Errorf("capture: take the capture lock: %w", err)
+	}
+	if !got {
+		// A previous leader's capture that has not noticed it lost the lead (this
+		// instance leads now): end its session, then wait for the lock.
+		if _, err := applyConn.Exec(ctx, `SELECT pg_catalog.pg_terminate_backend(l.pid, 5000) FROM pg_catalog.pg_locks l
+			WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+			  AND l.classid::bigint = $1 AND l.objid::bigint = $2
+			  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`,
+			int64(CaptureLockKey>>32), int64(CaptureLockKey&0xffffffff)); err != nil {
+			return fmt.Errorf("capture: end the previous capture session: %w", err)
+		}
+		if _, err := applyConn.Exec(ctx, "SELECT pg_advisory_lock($1)", CaptureLockKey); err != nil {
+			return fmt.Errorf("capture: take the capture lock: %w", err)
+		}
+	}
+	c.conn = applyConn
 	cfg := s.ConnConfig()
 	cfg.RuntimeParams["replication"] = "database"
 	cfg.RuntimeParams["application_name"] = CaptureApplicationName
 	cfg.RuntimeParams["DateStyle"] = "ISO" // the text forms quoteJSON reads
-	connectCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	connectCtx, cancel = context.WithTimeout(ctx, 10*time.Second)
 	conn, err := pgconn.ConnectConfig(connectCtx, &cfg.Config)
 	cancel()
 	if err != nil {
@@ -631,7 +675,7 @@ func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode
 	arr = append(arr, ']')
 	var first *int64
 	var written, skipped int64
-	err := c.store.pool.QueryRow(ctx, `SELECT * FROM tickerboard_capture_apply($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb,
+	err := c.conn.QueryRow(ctx, `SELECT * FROM tickerboard_capture_apply($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb,
 		$5, $6, $7, $8, $9, $10)`,
 		prev, at, streamMode, string(arr), ord, events, keys, payloads, ats, xs).Scan(&first, &written, &skipped)
 	if err != nil {

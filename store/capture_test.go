@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,8 +28,23 @@ func requireLogical(t *testing.T, st *store.Store) {
 }
 
 // runCapture runs WAL captures on st until the test ends, starting a new one whenever
-// one returns (as a new leader would), and returns a stop func for ending them early.
+// one returns (as a new leader would, after a pause), waits until one streams, and
+// returns a stop func for ending them early.
 func runCapture(t *testing.T, st *store.Store) (stop func()) {
+	t.Helper()
+	stop, streaming := captureLoop(t, st)
+	deadline := time.Now().Add(30 * time.Second)
+	for !streaming() {
+		if time.Now().After(deadline) {
+			t.Fatal("the capture is not streaming after 30s")
+		}
+		time.Sleep(5 * time.Millisecond) // Streaming is a flag, not an event
+	}
+	return stop
+}
+
+// captureLoop is runCapture without the wait.
+func captureLoop(t *testing.T, st *store.Store) (stop func(), streaming func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -42,19 +58,16 @@ func runCapture(t *testing.T, st *store.Store) (stop func()) {
 			if err := c.Run(ctx); err != nil && ctx.Err() == nil {
 				t.Logf("capture ended: %v", err)
 			}
+			select { // a leader that lost its work tries again after a pause
+			case <-ctx.Done():
+			case <-time.After(time.Duration(20+rand.IntN(80)) * time.Millisecond):
+			}
 		}
 	}()
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for c := current.Load(); c == nil || !c.Streaming(); c = current.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("the capture is not streaming after 30s")
-		}
-		time.Sleep(5 * time.Millisecond) // Streaming is a flag, not an event
-	}
-	return stop
+	return stop, func() bool { c := current.Load(); return c != nil && c.Streaming() }
 }
 
 // volumes returns, per symbol, the volumes of its price events in log order.
@@ -115,7 +128,7 @@ func TestCaptureExactlyOnceThroughFailover(t *testing.T) {
 	for _, s := range symbols {
 		testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ($1, 10)`, s)
 	}
-	const n = 400
+	const n = 1000
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	started := make(chan struct{})
@@ -135,14 +148,34 @@ func TestCaptureExactlyOnceThroughFailover(t *testing.T) {
 	}
 	<-started
 	runCapture(t, st)
-	runCapture(t, st) // a second "leader"
-	// Kill whichever capture session streams now, twice, while the writers go on.
-	for range 2 {
-		time.Sleep(50 * time.Millisecond) // let some changes flow between the kills
-		testdb.Exec(t, dbURL, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-			WHERE application_name = $1 AND datname = current_database()`, store.CaptureApplicationName)
-	}
+	captureLoop(t, st) // a second "leader", which takes the capture over
+	// Kill the capture's sessions (stream or apply, by turns) again and again while the
+	// writers go on: a capture dies between appending a batch and confirming it to
+	// the slot, and its successor is sent those transactions again.
+	writing := make(chan struct{})
+	killed := make(chan int)
+	go func() {
+		kills := 0
+		defer func() { killed <- kills }()
+		for i := 0; ; i++ {
+			select {
+			case <-writing:
+				return
+			case <-time.After(30 * time.Millisecond): // let some changes flow between the kills
+			}
+			app := store.CaptureApplicationName
+			if i%2 == 1 {
+				app = store.CaptureApplyApplicationName
+			}
+			if err := testdb.ExecErr(dbURL, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				WHERE application_name = $1 AND datname = current_database()`, app); err == nil {
+				kills++
+			}
+		}
+	}()
 	wg.Wait()
+	close(writing)
+	t.Logf("%d kills", <-killed)
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -286,5 +319,54 @@ func TestChooseCapture(t *testing.T) {
 	}
 	if _, err := weak.ChooseCapture(context.Background(), store.CaptureWAL); err == nil {
 		t.Fatal("-capture wal accepted for a role without REPLICATION")
+	}
+}
+
+// Under the WAL capture a notification carries the events it announces, so listening
+// instances publish them without reading the log — the same bytes the log holds. A
+// notification carrying forged events from any other session is not believed: the
+// notifier reads the log instead, where they are not.
+func TestNotifierTakesCarriedEventsOnlyFromTheCapture(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	requireLogical(t, st)
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('CARRY', 10)`)
+	runCapture(t, st)
+	testdb.AwaitCapture(t, dbURL)
+	n, c := startNotifier(t, st)
+	start := n.Carried()
+	before := headID(t, st)
+
+	// A stranger rings with a well-formed batch of the very next id.
+	forged := fmt.Sprintf(`[{"id": %d, "event": "price", "key": "EVIL", "payload": {"symbol": "EVIL"}, "created_at": "2026-12-01T00:00:00+00:00", "xid": 1}]`, before+1)
+	testdb.Exec(t, dbURL, `SELECT pg_notify('tickerboard', $1)`, forged)
+	for i := 1; i <= 50; i++ {
+		testdb.Exec(t, dbURL, `UPDATE quotes SET volume = $1 WHERE symbol = 'CARRY'`, i)
+	}
+	testdb.AwaitCapture(t, dbURL)
+	head := headID(t, st)
+	got := c.waitFor(t, head)
+	logged := events(t, st, before)
+	var published []store.Event
+	for _, e := range got {
+		if e.ID > before {
+			published = append(published, e)
+		}
+	}
+	if len(published) != len(logged) {
+		t.Fatalf("published %d events after %d, the log has %d", len(published), before, len(logged))
+	}
+	for i, e := range published {
+		l := logged[i]
+		if e.ID != l.ID || e.Name != l.Name || e.Key != l.Key || string(e.Payload) != string(l.Payload) || e.Xid == 0 {
+			t.Fatalf("published %d %s/%s %s (xid %d), the log has %d %s/%s %s", e.ID, e.Name, e.Key, e.Payload, e.Xid, l.ID, l.Name, l.Key, l.Payload)
+		}
+		if e.Key == "EVIL" {
+			t.Fatal("a forged event was published")
+		}
+	}
+	if carried := n.Carried() - start; carried == 0 {
+		t.Error("no event was taken from a notification: every one was read from the log")
+	} else {
+		t.Logf("%d of %d events taken from notifications", carried, len(published))
 	}
 }

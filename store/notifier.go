@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Channel is the NOTIFY channel the schema's triggers ring on every commit.
@@ -42,8 +44,10 @@ type Notifier struct {
 	last       atomic.Int64
 	reconnects atomic.Int64
 	fetched    atomic.Int64
+	carriedN   atomic.Int64
 
 	aheadLogged bool // Run's goroutine only
+	trust       trustCache
 
 	mu        sync.Mutex
 	connected bool
@@ -74,6 +78,9 @@ func (n *Notifier) Last() int64 { return n.last.Load() }
 
 // Reconnects counts how many times the listener connection was lost and re-made.
 func (n *Notifier) Reconnects() int64 { return n.reconnects.Load() }
+
+// Carried counts the events taken from notifications (no query of the log).
+func (n *Notifier) Carried() int64 { return n.carriedN.Load() }
 
 // Fetched counts the events read from the log.
 func (n *Notifier) Fetched() int64 { return n.fetched.Load() }
@@ -165,6 +172,22 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 		case err != nil:
 			return true, fmt.Errorf("wait for notification: %w", err)
 		default:
+			// Events the WAL capture's notification carries follow on from Last:
+			// publish them without reading the log.
+			if evs, ok := n.carried(ctx, conn, note); ok {
+				if len(evs) > 0 && evs[0].ID == n.Last()+1 {
+					n.last.Store(evs[len(evs)-1].ID)
+					n.fetched.Add(int64(len(evs)))
+					n.carriedN.Add(int64(len(evs)))
+					n.publish(evs)
+					doorbell = evs[0].ID
+					continue
+				}
+				if len(evs) > 0 && evs[len(evs)-1].ID <= n.Last() {
+					continue // read already
+				}
+				// Not the next ones (a gap in ids, or one missed): read the log.
+			}
 			// The payload is the first event id of a committed transaction. If we have
 			// read past it we have read the whole transaction: nothing to do, unless it
 			// is below an earlier one: then the log's ids went backwards.
@@ -258,3 +281,77 @@ func (n *Notifier) catchUp(ctx context.Context) (read int, err error) {
 }
 
 const maxEventID = int64(^uint64(0) >> 1)
+
+// carriedEvent is one event as tickerboard_capture_apply's notification carries it.
+type carriedEvent struct {
+	ID        int64           `json:"id"`
+	Event     string          `json:"event"`
+	Key       string          `json:"key"`
+	Payload   json.RawMessage `json:"payload"`
+	CreatedAt time.Time       `json:"created_at"`
+	Xid       uint64          `json:"xid"`
+}
+
+// carried returns the events a notification carries (a JSON array, in id order), if
+// it carries any and was sent by the session holding the capture lock: anyone may
+// NOTIFY on the channel, and a forged event must never reach a viewer. Anything else
+// (a doorbell, a stranger's notification, an event this cannot hold) is not carried:
+// the caller reads the log instead.
+func (n *Notifier) carried(ctx context.Context, conn *pgx.Conn, note *pgconn.Notification) ([]Event, bool) {
+	if len(note.Payload) == 0 || note.Payload[0] != '[' || !n.trust.holds(ctx, conn, note.PID) {
+		return nil, false
+	}
+	var rows []carriedEvent
+	if err := json.Unmarshal([]byte(note.Payload), &rows); err != nil {
+		return nil, false
+	}
+	evs := make([]Event, len(rows))
+	for i, r := range rows {
+		if i > 0 && r.ID != rows[i-1].ID+1 {
+			return nil, false
+		}
+		evs[i] = Event{ID: r.ID, Name: r.Event, Key: r.Key, Payload: r.Payload, CreatedAt: r.CreatedAt, Xid: r.Xid}
+	}
+	return evs, true
+}
+
+// trustCache remembers which session holds the capture lock, checked again at most
+// every trustFor, and which do not (so a stranger's flood costs one check per pid per
+// trustFor, not one per notification).
+type trustCache struct {
+	holder    uint32
+	checked   time.Time
+	strangers map[uint32]time.Time
+}
+
+const trustFor = 5 * time.Second
+
+// holds reports whether pid holds the capture lock, asking Postgres on conn when it
+// does not know.
+func (c *trustCache) holds(ctx context.Context, conn *pgx.Conn, pid uint32) bool {
+	now := time.Now()
+	if pid == c.holder && now.Sub(c.checked) < trustFor {
+		return true
+	}
+	if at, ok := c.strangers[pid]; ok && now.Sub(at) < trustFor {
+		return false
+	}
+	var holder uint32
+	err := conn.QueryRow(ctx, `SELECT l.pid FROM pg_catalog.pg_locks l
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		  AND l.classid::bigint = $1 AND l.objid::bigint = $2
+		  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`,
+		int64(CaptureLockKey>>32), int64(CaptureLockKey&0xffffffff)).Scan(&holder)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false
+	}
+	if holder == pid {
+		c.holder, c.checked = pid, now
+		return true
+	}
+	if c.strangers == nil || len(c.strangers) > 64 {
+		c.strangers = map[uint32]time.Time{}
+	}
+	c.strangers[pid] = now
+	return false
+}
