@@ -51,8 +51,11 @@ func TestLeaderFailoverWithWritesInFlight(t *testing.T) {
 	if metric(t, b.URL, "tickerboard_leader") == 1 {
 		leader, follower = b, a
 	}
-	if body := scrape(t, follower.URL); !strings.Contains(body, `tickerboard_capture_info{mode="wal"} 1`) {
-		t.Fatalf("metrics do not say the capture is the WAL:\n%s", body)
+	for body := ""; !strings.Contains(body, `tickerboard_capture_info{mode="wal"} 1`); body = scrape(t, follower.URL) {
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics do not say the capture is the WAL:\n%s", body)
+		}
+		time.Sleep(50 * time.Millisecond) // the mode is a row, read at scrape time
 	}
 
 	r, closeStream := stream(t, follower.URL, "?topics=price")

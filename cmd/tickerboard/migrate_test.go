@@ -162,7 +162,7 @@ func TestRunRefusesADirtySchema(t *testing.T) {
 	}
 	err = run(ctx, []string{"-addr", "127.0.0.1:0", "-feeds", "none"}, env, io.Discard, io.Discard)
 	t.Log(err)
-	if err == nil || !strings.Contains(err.Error(), "`tickerboard migrate force 2`") {
+	if err == nil || !strings.Contains(err.Error(), "`tickerboard migrate force 3`") {
 		t.Fatalf("run on a dirty schema: %v", err)
 	}
 }
