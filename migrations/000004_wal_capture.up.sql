@@ -194,6 +194,7 @@ DECLARE
     epoch bigint;
     own bigint;
     note text;
+    xids xid8[];
 BEGIN
     UPDATE capture_progress SET applied_lsn = p_lsn, stream_mode = p_stream_mode
     WHERE applied_lsn IS NOT DISTINCT FROM p_prev;
@@ -206,6 +207,26 @@ BEGIN
     IF coalesce(jsonb_array_length(p_changes), 0) = 0 AND coalesce(cardinality(p_ord), 0) = 0 THEN
         RETURN;
     END IF;
+    -- A decoded transaction committed before this one began, so its 32-bit xid is
+    -- in this epoch or, if above ours, the one before.
+    SELECT (pg_current_xact_id()::text::bigint >> 32) << 32, pg_current_xact_id()::text::bigint & 4294967295
+    INTO epoch, own;
+    SELECT array_agg(DISTINCT (epoch + x - CASE WHEN x > own THEN 4294967296 ELSE 0 END)::text::xid8) INTO xids
+    FROM (SELECT unnest(p_x) AS x
+          UNION ALL
+          SELECT (c->>'x')::bigint FROM jsonb_array_elements(coalesce(p_changes, '[]')) c WHERE c ? 'x') t;
+    -- A commit is in the WAL (and so decoded) a moment before other sessions see it.
+    -- An event must not be readable before its change is: a snapshot that reads the
+    -- event's id must also show the change. So wait (microseconds, in practice)
+    -- until every writer of the batch is visible to a fresh snapshot.
+    FOR i IN 1..20000 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM unnest(xids) x WHERE NOT pg_visible_in_snapshot(x, pg_current_snapshot()));
+        IF i = 20000 THEN
+            RAISE EXCEPTION 'tickerboard_capture_invisible: a decoded transaction is still not visible after 2 s';
+        END IF;
+        PERFORM pg_sleep(0.0001);
+    END LOOP;
+
     PERFORM pg_advisory_xact_lock(7294615230471);
     SELECT greatest(
         (SELECT coalesce(max(e.id), 0) FROM events e),
@@ -214,110 +235,96 @@ BEGIN
     INTO base;
     PERFORM set_config('tickerboard.flushing', 'apply:' || pg_current_xact_id()::text, true);
 
-    CREATE TEMP TABLE IF NOT EXISTS tickerboard_applying (
-        ord bigint, sub int, event text, key text, payload jsonb, created_at timestamptz, x bigint, xid xid8
-    ) ON COMMIT DELETE ROWS;
-    INSERT INTO pg_temp.tickerboard_applying (ord, sub, event, key, payload, created_at, x)
-    SELECT u.ord, 1, u.event, u.key, u.payload::jsonb, u.at::timestamptz, u.x
-    FROM unnest(p_ord, p_event, p_key, p_payload, p_at, p_x) AS u(ord, event, key, payload, at, x);
-    INSERT INTO pg_temp.tickerboard_applying (ord, sub, event, key, payload, created_at, x)
-    SELECT (c.ch->>'i')::bigint, e.sub, e.event, e.key, e.payload, (c.ch->>'t')::timestamptz, (c.ch->>'x')::bigint
-    FROM jsonb_array_elements(coalesce(p_changes, '[]')) AS c(ch)
-    CROSS JOIN LATERAL (
-        -- the old key's delete, when a row left its key (or a play its game)
-        SELECT 0 AS sub,
-               CASE c.ch->>'r' WHEN 'quotes' THEN 'price' WHEN 'games' THEN 'score' WHEN 'scores' THEN 'play' ELSE 'market' END AS event,
-               CASE c.ch->>'r' WHEN 'quotes' THEN c.ch->'k'->>'symbol' WHEN 'games' THEN c.ch->'k'->>'id'
-                               WHEN 'scores' THEN c.ch->'k'->>'game_id' ELSE '' END AS key,
-               CASE c.ch->>'r'
-                   WHEN 'quotes' THEN jsonb_build_object('symbol', c.ch->'k'->>'symbol', 'deleted', true, 'updated_at', c.ch->'t')
-                   WHEN 'games' THEN jsonb_build_object('id', (c.ch->'k'->>'id')::bigint, 'deleted', true, 'updated_at', c.ch->'t')
-                   WHEN 'scores' THEN jsonb_build_object('id', (c.ch->'k'->>'id')::bigint, 'game_id', (c.ch->'k'->>'game_id')::bigint,
-                                                         'deleted', true, 'created_at', c.ch->'t')
-                   ELSE 'null'::jsonb END AS payload
-        WHERE c.ch->>'r' IN ('quotes', 'games', 'scores', 'market')
-          AND (c.ch->>'o' = 'D'
-               OR (c.ch->>'o' = 'U' AND c.ch->>'r' = 'quotes' AND c.ch->'k'->>'symbol' <> c.ch->'n'->>'symbol')
-               OR (c.ch->>'o' = 'U' AND c.ch->>'r' = 'games' AND c.ch->'k'->>'id' <> c.ch->'n'->>'id')
-               OR (c.ch->>'o' = 'U' AND c.ch->>'r' = 'scores'
-                   AND (c.ch->'k'->>'id' <> c.ch->'n'->>'id' OR c.ch->'k'->>'game_id' <> c.ch->'n'->>'game_id')))
+    -- One statement: the events (those the leader built, which keep the log's rules,
+    -- and those made here from row changes, checked against them: what the log's
+    -- CHECKs would refuse is skipped and counted, so no row can stop the capture), the
+    -- sparkline's ticks (a new or changed price of a quote that still exists), and
+    -- the notification's text.
+    WITH built AS (
+        SELECT u.ord, 1 AS sub, u.event, u.key, u.payload::jsonb AS payload, u.at::timestamptz AS created_at,
+               (epoch + u.x - CASE WHEN u.x > own THEN 4294967296 ELSE 0 END)::text::xid8 AS xid, true AS valid
+        FROM unnest(p_ord, p_event, p_key, p_payload, p_at, p_x) AS u(ord, event, key, payload, at, x)
+    ), made AS (
+        SELECT (c.ch->>'i')::bigint AS ord, e.sub, e.event, e.key, e.payload, (c.ch->>'t')::timestamptz AS created_at,
+               (epoch + (c.ch->>'x')::bigint - CASE WHEN (c.ch->>'x')::bigint > own THEN 4294967296 ELSE 0 END)::text::xid8 AS xid
+        FROM jsonb_array_elements(coalesce(p_changes, '[]')) AS c(ch)
+        CROSS JOIN LATERAL (
+            -- the old key's delete, when a row left its key (or a play its game)
+            SELECT 0 AS sub,
+                   CASE c.ch->>'r' WHEN 'quotes' THEN 'price' WHEN 'games' THEN 'score' WHEN 'scores' THEN 'play' ELSE 'market' END AS event,
+                   CASE c.ch->>'r' WHEN 'quotes' THEN c.ch->'k'->>'symbol' WHEN 'games' THEN c.ch->'k'->>'id'
+                                   WHEN 'scores' THEN c.ch->'k'->>'game_id' ELSE '' END AS key,
+                   CASE c.ch->>'r'
+                       WHEN 'quotes' THEN jsonb_build_object('symbol', c.ch->'k'->>'symbol', 'deleted', true, 'updated_at', c.ch->'t')
+                       WHEN 'games' THEN jsonb_build_object('id', (c.ch->'k'->>'id')::bigint, 'deleted', true, 'updated_at', c.ch->'t')
+                       WHEN 'scores' THEN jsonb_build_object('id', (c.ch->'k'->>'id')::bigint, 'game_id', (c.ch->'k'->>'game_id')::bigint,
+                                                             'deleted', true, 'created_at', c.ch->'t')
+                       ELSE 'null'::jsonb END AS payload
+            WHERE c.ch->>'r' IN ('quotes', 'games', 'scores', 'market')
+              AND (c.ch->>'o' = 'D'
+                   OR (c.ch->>'o' = 'U' AND c.ch->>'r' = 'quotes' AND c.ch->'k'->>'symbol' <> c.ch->'n'->>'symbol')
+                   OR (c.ch->>'o' = 'U' AND c.ch->>'r' = 'games' AND c.ch->'k'->>'id' <> c.ch->'n'->>'id')
+                   OR (c.ch->>'o' = 'U' AND c.ch->>'r' = 'scores'
+                       AND (c.ch->'k'->>'id' <> c.ch->'n'->>'id' OR c.ch->'k'->>'game_id' <> c.ch->'n'->>'game_id')))
+            UNION ALL
+            -- the row as it is now
+            SELECT 1, 'price', c.ch->'n'->>'symbol', quote_json(jsonb_populate_record(NULL::quotes, c.ch->'n'))
+            WHERE c.ch->>'r' = 'quotes' AND c.ch->>'o' <> 'D'
+            UNION ALL
+            SELECT 1, 'score', c.ch->'n'->>'id', game_json(jsonb_populate_record(NULL::games, c.ch->'n'))
+            WHERE c.ch->>'r' = 'games' AND c.ch->>'o' <> 'D'
+            UNION ALL
+            SELECT 1, 'play', c.ch->'n'->>'game_id', play_json(jsonb_populate_record(NULL::scores, c.ch->'n'))
+            WHERE c.ch->>'r' = 'scores' AND c.ch->>'o' <> 'D'
+            UNION ALL
+            SELECT 1, 'market', '', market_json(jsonb_populate_record(NULL::market, c.ch->'n'))
+            WHERE c.ch->>'r' = 'market' AND c.ch->>'o' <> 'D'
+            UNION ALL
+            SELECT 1, c.ch->'n'->>'event', c.ch->'n'->>'key', (c.ch->'n'->>'payload')::jsonb
+            WHERE c.ch->>'r' = 'capture_emit' AND c.ch->>'o' = 'I'
+        ) e
+    ), rows AS (
+        SELECT * FROM built
         UNION ALL
-        -- the row as it is now
-        SELECT 1, 'price', c.ch->'n'->>'symbol', quote_json(jsonb_populate_record(NULL::quotes, c.ch->'n'))
-        WHERE c.ch->>'r' = 'quotes' AND c.ch->>'o' <> 'D'
-        UNION ALL
-        SELECT 1, 'score', c.ch->'n'->>'id', game_json(jsonb_populate_record(NULL::games, c.ch->'n'))
-        WHERE c.ch->>'r' = 'games' AND c.ch->>'o' <> 'D'
-        UNION ALL
-        SELECT 1, 'play', c.ch->'n'->>'game_id', play_json(jsonb_populate_record(NULL::scores, c.ch->'n'))
-        WHERE c.ch->>'r' = 'scores' AND c.ch->>'o' <> 'D'
-        UNION ALL
-        SELECT 1, 'market', '', market_json(jsonb_populate_record(NULL::market, c.ch->'n'))
-        WHERE c.ch->>'r' = 'market' AND c.ch->>'o' <> 'D'
-        UNION ALL
-        SELECT 1, c.ch->'n'->>'event', c.ch->'n'->>'key', (c.ch->'n'->>'payload')::jsonb
-        WHERE c.ch->>'r' = 'capture_emit' AND c.ch->>'o' = 'I'
-    ) e;
-
-    -- What the log's CHECKs would refuse is skipped here, so no row can stop the capture.
-    DELETE FROM pg_temp.tickerboard_applying a
-    WHERE a.event IS NULL OR a.key IS NULL OR a.payload IS NULL OR a.created_at IS NULL
-       OR a.event !~ '^[a-z][a-z0-9_-]{0,31}$'
-       OR char_length(a.key) > 64 OR a.key ~ '[\x01-\x1f\x7f-\x9f\u2028\u2029]'
-       OR NOT isfinite(a.created_at)
-       OR octet_length(a.payload::text) > 16384;
-    GET DIAGNOSTICS skipped = ROW_COUNT;
-
-    -- A decoded transaction committed before this one began, so its 32-bit xid is
-    -- in this epoch or, if above ours, the one before.
-    SELECT (pg_current_xact_id()::text::bigint >> 32) << 32, pg_current_xact_id()::text::bigint & 4294967295
-    INTO epoch, own;
-    UPDATE pg_temp.tickerboard_applying a
-    SET xid = (epoch + a.x - CASE WHEN a.x > own THEN 4294967296 ELSE 0 END)::text::xid8
-    WHERE a.x IS NOT NULL;
-    -- A commit is in the WAL (and so decoded) a moment before other sessions see it.
-    -- An event must not be readable before its change is: a snapshot that reads the
-    -- event's id must also show the change. So wait (microseconds, in practice)
-    -- until every writer of the batch is visible to a fresh snapshot.
-    FOR i IN 1..20000 LOOP
-        EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_temp.tickerboard_applying a
-                              WHERE a.xid IS NOT NULL AND NOT pg_visible_in_snapshot(a.xid, pg_current_snapshot()));
-        IF i = 20000 THEN
-            RAISE EXCEPTION 'tickerboard_capture_invisible: a decoded transaction is still not visible after 2 s';
-        END IF;
-        PERFORM pg_sleep(0.0001);
-    END LOOP;
-    INSERT INTO events (id, event, key, payload, created_at, xid)
-    SELECT base + row_number() OVER (ORDER BY a.ord, a.sub), a.event, a.key, a.payload, a.created_at, a.xid
-    FROM pg_temp.tickerboard_applying a;
-    GET DIAGNOSTICS written = ROW_COUNT;
+        SELECT m.*, (m.event IS NOT NULL AND m.key IS NOT NULL AND m.payload IS NOT NULL AND m.created_at IS NOT NULL
+                     AND m.event ~ '^[a-z][a-z0-9_-]{0,31}$'
+                     AND char_length(m.key) <= 64 AND m.key !~ '[\x01-\x1f\x7f-\x9f\u2028\u2029]'
+                     AND isfinite(m.created_at)
+                     AND octet_length(m.payload::text) <= 16384) IS TRUE
+        FROM made m
+    ), ins AS (
+        INSERT INTO events (id, event, key, payload, created_at, xid)
+        SELECT base + row_number() OVER (ORDER BY r.ord, r.sub), r.event, r.key, r.payload, r.created_at, r.xid
+        FROM rows r WHERE r.valid
+        RETURNING id, event, key, payload, created_at, xid
+    ), ticks AS (
+        -- A batch spans milliseconds: its last price of each symbol is the tick (every
+        -- change is one when changes come one at a time).
+        INSERT INTO price_ticks (symbol, price, ts)
+        SELECT t.symbol, t.price, t.ts
+        FROM (SELECT DISTINCT ON (i.key) i.key AS symbol, (i.payload->>'price')::numeric AS price,
+                     (i.payload->>'updated_at')::timestamptz AS ts
+              FROM ins i
+              WHERE i.event = 'price' AND NOT i.payload ? 'deleted'
+              ORDER BY i.key, i.id DESC) t
+        JOIN quotes q ON q.symbol = t.symbol
+        WHERE t.price IS DISTINCT FROM (SELECT pt.price FROM price_ticks pt WHERE pt.symbol = t.symbol ORDER BY pt.ts DESC LIMIT 1)
+    )
+    SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM rows WHERE NOT rows.valid),
+           -- The notification carries the events themselves when they fit (NOTIFY takes
+           -- 8000 bytes), so listening instances need not read the log for them; else
+           -- the first id, a doorbell. Instances believe carried events only from the
+           -- session holding the capture's advisory lock (store.CaptureLockKey): anyone
+           -- may NOTIFY on this channel.
+           (SELECT json_agg(json_build_object('id', i.id, 'event', i.event, 'key', i.key, 'payload', i.payload,
+                                              'created_at', i.created_at, 'xid', i.xid::text::bigint) ORDER BY i.id)::text
+            FROM (SELECT * FROM ins LIMIT 33) i HAVING count(*) <= 32)
+    INTO written, skipped, note;
     PERFORM set_config('tickerboard.flushing', '', true);
-
-    -- The sparkline: a tick for each new or changed price of a quote that still exists.
-    INSERT INTO price_ticks (symbol, price, ts)
-    SELECT t.symbol, t.price, t.ts
-    FROM (SELECT a.key AS symbol, (a.payload->>'price')::numeric AS price, (a.payload->>'updated_at')::timestamptz AS ts,
-                 lag((a.payload->>'price')::numeric) OVER (PARTITION BY a.key ORDER BY a.ord) AS before
-          FROM pg_temp.tickerboard_applying a
-          WHERE a.event = 'price' AND a.sub = 1) t
-    JOIN quotes q ON q.symbol = t.symbol
-    WHERE t.price IS DISTINCT FROM coalesce(t.before,
-              (SELECT pt.price FROM price_ticks pt WHERE pt.symbol = t.symbol ORDER BY pt.ts DESC LIMIT 1));
 
     IF written > 0 THEN
         first_id := base + 1;
         PERFORM setval('events_id_seq', base + written);
-        -- The notification carries the events themselves when they fit (NOTIFY takes
-        -- 8000 bytes), so listening instances need not read the log for them; else
-        -- the first id, a doorbell. Instances believe carried events only from the
-        -- session holding the capture's advisory lock (store.CaptureLockKey): anyone
-        -- may NOTIFY on this channel.
-        IF written <= 32 THEN
-            SELECT json_agg(json_build_object('id', e.id, 'event', e.event, 'key', e.key, 'payload', e.payload,
-                                              'created_at', e.created_at, 'xid', e.xid::text::bigint) ORDER BY e.id)::text
-            INTO note
-            FROM events e WHERE e.id > base AND e.id <= base + written;
-        END IF;
         IF note IS NULL OR octet_length(note) > 7900 THEN
             note := first_id::text;
         END IF;

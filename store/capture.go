@@ -505,7 +505,9 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 	}
 	stamp := at.UTC().Format("2006-01-02T15:04:05.999999-07:00")
 	if rel.RelationName == "quotes" && (op == 'I' || op == 'U' && k == nil) {
-		if payload, ok := quoteJSON(make([]byte, 0, 320), rel, n); ok {
+		// Built here, an event skips the SQL's checks of the log's rules: it keeps
+		// them (name price, the symbol's own format as key, the size checked here).
+		if payload, ok := quoteJSON(make([]byte, 0, 320), rel, n); ok && len(payload) <= 16384 {
 			symbol, _ := tupleValue(rel, n, "symbol")
 			tx.changes = append(tx.changes, change{key: symbol, payload: payload, at: stamp, xid: tx.xid})
 			return
