@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/url"
 	"os/exec"
 	"regexp"
@@ -18,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
-	"github.com/tickerboard/tickerboard/store"
 )
 
 // logged is one row of the event log, its payload decoded.
@@ -270,25 +267,8 @@ func TestEveryChangeIsAnEvent(t *testing.T) {
 // the same order.
 func TestEveryChangeIsAnEventFromTheWAL(t *testing.T) {
 	st, dbURL := testdb.Open(t)
-	if c, err := st.ChooseCapture(context.Background(), store.CaptureAuto); err != nil || c.Mode != store.CaptureWAL {
-		testdb.Require(t, "the WAL capture needs wal_level = logical: %v %v", c, err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	c := store.NewCapture(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("capture: %v", err)
-		}
-	})
-	for deadline := time.Now().Add(30 * time.Second); !c.Streaming(); {
-		if time.Now().After(deadline) {
-			t.Fatal("the capture is not streaming after 30s")
-		}
-		time.Sleep(5 * time.Millisecond) // Streaming is a flag, not an event
-	}
+	testdb.RequireWALCapture(t, st)
+	testdb.RunCapture(t, st)
 	everyChangeIsAnEvent(t, dbURL, func() { testdb.AwaitCapture(t, dbURL) })
 }
 

@@ -19,14 +19,6 @@ import (
 	"github.com/tickerboard/tickerboard/store"
 )
 
-// requireLogical fails (under CI) or skips when the server cannot decode its WAL.
-func requireLogical(t *testing.T, st *store.Store) {
-	t.Helper()
-	if c, err := st.ChooseCapture(context.Background(), store.CaptureAuto); err != nil || c.Mode != store.CaptureWAL {
-		testdb.Require(t, "the WAL capture needs wal_level = logical: %v %v", c, err)
-	}
-}
-
 // runCapture runs WAL captures on st until the test ends, starting a new one whenever
 // one returns (as a new leader would, after a pause), waits until one streams, and
 // returns a stop func for ending them early.
@@ -123,7 +115,7 @@ func write(ctx context.Context, dbURL, symbol string, n int, at func(int)) error
 // are already running, so the switch from the triggers happens mid-stream too.
 func TestCaptureExactlyOnceThroughFailover(t *testing.T) {
 	st, dbURL := testdb.Open(t)
-	requireLogical(t, st)
+	testdb.RequireWALCapture(t, st)
 	symbols := []string{"WA", "WB", "WC", "WD"}
 	for _, s := range symbols {
 		testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ($1, 10)`, s)
@@ -204,7 +196,7 @@ func TestCaptureExactlyOnceThroughFailover(t *testing.T) {
 // capture makes a new slot and tells viewers to start over, and goes on capturing.
 func TestCaptureResetsWhenItsSlotIsGone(t *testing.T) {
 	st, dbURL := testdb.Open(t)
-	requireLogical(t, st)
+	testdb.RequireWALCapture(t, st)
 	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('GONE', 10)`)
 	stop := runCapture(t, st)
 	stop()
@@ -226,7 +218,7 @@ func TestCaptureResetsWhenItsSlotIsGone(t *testing.T) {
 // slot so it keeps no WAL; the triggers then log every change at once.
 func TestCaptureBackToTriggers(t *testing.T) {
 	st, dbURL := testdb.Open(t)
-	requireLogical(t, st)
+	testdb.RequireWALCapture(t, st)
 	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('BACK', 10)`)
 	stop := runCapture(t, st)
 	stop()
@@ -253,7 +245,7 @@ func TestCaptureBackToTriggers(t *testing.T) {
 // how much: what the tickerboard_capture_retained_wal_bytes metric shows.
 func TestCaptureStatusShowsRetainedWAL(t *testing.T) {
 	st, dbURL := testdb.Open(t)
-	requireLogical(t, st)
+	testdb.RequireWALCapture(t, st)
 	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('KEEP', 10)`)
 	stop := runCapture(t, st)
 	testdb.AwaitCapture(t, dbURL)
@@ -328,7 +320,7 @@ func TestChooseCapture(t *testing.T) {
 // notifier reads the log instead, where they are not.
 func TestNotifierTakesCarriedEventsOnlyFromTheCapture(t *testing.T) {
 	st, dbURL := testdb.Open(t)
-	requireLogical(t, st)
+	testdb.RequireWALCapture(t, st)
 	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('CARRY', 10)`)
 	runCapture(t, st)
 	testdb.AwaitCapture(t, dbURL)

@@ -74,7 +74,7 @@ func TestParseVisibility(t *testing.T) {
 // ones whose xid it saw.
 func TestSnapshotVisibleUnderWALCapture(t *testing.T) {
 	st, dbURL := testdb.Open(t)
-	requireLogical(t, st)
+	testdb.RequireWALCapture(t, st)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	symbols := []string{"XV", "XW"}

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
-	"github.com/tickerboard/tickerboard/store"
 )
 
 // scrape returns the /metrics page of base.
@@ -35,9 +34,7 @@ func scrape(t *testing.T, base string) string {
 // every change exactly once, in commit order — nothing lost in the hand-over.
 func TestLeaderFailoverWithWritesInFlight(t *testing.T) {
 	st, dbURL := testdb.Open(t)
-	if c, err := st.ChooseCapture(context.Background(), store.CaptureAuto); err != nil || c.Mode != store.CaptureWAL {
-		testdb.Require(t, "the WAL capture needs wal_level = logical: %v %v", c, err)
-	}
+	testdb.RequireWALCapture(t, st)
 	a := startServer(t, dbURL, "127.0.0.1:0")
 	b := startServer(t, dbURL, "127.0.0.1:0")
 	deadline := time.Now().Add(20 * time.Second)

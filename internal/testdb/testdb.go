@@ -8,8 +8,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	"log/slog"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,4 +194,45 @@ func AwaitCapture(t testing.TB, u string) {
 		case <-time.After(10 * time.Millisecond): // the slot's position is only polled
 		}
 	}
+}
+
+// RequireWALCapture fails (under CI) or skips the test when the server cannot decode
+// its WAL (wal_level is not logical), so the WAL capture cannot run.
+func RequireWALCapture(t testing.TB, st *store.Store) {
+	t.Helper()
+	if c, err := st.ChooseCapture(context.Background(), store.CaptureAuto); err != nil || c.Mode != store.CaptureWAL {
+		Require(t, "the WAL capture needs wal_level = logical: %v %v", c, err)
+	}
+}
+
+// RunCapture runs a WAL capture on st until the test ends (or stop is called) and
+// returns once it streams: from then on every commit is decoded by it.
+func RunCapture(t testing.TB, st *store.Store) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := store.NewCapture(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("capture: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	for deadline := time.Now().Add(30 * time.Second); !c.Streaming(); {
+		select {
+		case err := <-done:
+			t.Fatalf("capture ended before streaming: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the capture is not streaming after 30s")
+		}
+		time.Sleep(5 * time.Millisecond) // Streaming is a flag, not an event
+	}
+	return stop
 }
