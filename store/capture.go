@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"golang.org/x/sync/semaphore"
 )
 
 // Capture modes: how committed changes become events (migration 000004).
@@ -192,6 +193,11 @@ type Capture struct {
 	logger *slog.Logger
 	// MaxBatch bounds the changes one apply call takes.
 	MaxBatch int
+	// MaxTxBytes bounds what one decoded transaction may hold in memory: a larger one
+	// (an UPDATE of millions of rows) is logged as a reset, and viewers start over from
+	// a snapshot, which the tables hold. MaxInFlight bounds the decoded transactions
+	// waiting for the apply.
+	MaxTxBytes, MaxInFlight int
 	// Status is how often the capture tells the server how far it has applied (so
 	// the slot frees WAL).
 	Status time.Duration
@@ -203,7 +209,8 @@ type Capture struct {
 
 // NewCapture returns the WAL capture for s.
 func NewCapture(s *Store, logger *slog.Logger) *Capture {
-	return &Capture{store: s, logger: logger, MaxBatch: 5000, Status: time.Second}
+	return &Capture{store: s, logger: logger, MaxBatch: 5000, Status: time.Second,
+		MaxTxBytes: 32 << 20, MaxInFlight: 128 << 20}
 }
 
 // Streaming reports whether the capture is reading its slot: the WAL is the capture,
@@ -232,6 +239,10 @@ type decodedTx struct {
 	switchTo string // capture_mode changed to this in the transaction
 	// lastReset: the transaction's last change was a reset of tickerboard_emit's.
 	lastReset bool
+	// bytes is about what changes hold; past limit the transaction overflows: its
+	// changes are dropped and, at commit, replaced by a reset.
+	bytes, limit int
+	overflow     bool
 }
 
 // Run captures from the WAL until ctx ends or the session fails. It makes the WAL the
@@ -303,7 +314,7 @@ func (c *Capture) Run(ctx context.Context) error {
 		// The WAL was the capture but its slot is new: what was committed meanwhile
 		// was never decoded. The tables are right; tell every viewer to start over.
 		// Everything the new slot sends commits after its consistent point.
-		if prev, err = c.apply(ctx, prev, created, CaptureWAL, []change{{json: resetChange("capture-restarted")}}); err != nil {
+		if prev, err = c.apply(ctx, prev, created, CaptureWAL, []change{{json: resetChange("capture-restarted", 0)}}); err != nil {
 			return err
 		}
 		streamMode = CaptureWAL
@@ -325,16 +336,20 @@ func (c *Capture) Run(ctx context.Context) error {
 	defer c.streaming.Store(false)
 
 	txs := make(chan decodedTx, 1024)
+	inFlight := semaphore.NewWeighted(int64(c.MaxInFlight + c.MaxTxBytes))
 	var confirmed atomic.Uint64 // end LSN of the last transaction applied
 	var applyErr error
 	applyDone := make(chan struct{})
 	applyCtx, stopApply := context.WithCancel(ctx)
 	defer stopApply()
+	recvCtx, stopReceive := context.WithCancel(ctx)
+	defer stopReceive()
 	go func() {
 		defer close(applyDone)
-		applyErr = c.applyLoop(applyCtx, txs, prev, streamMode, &confirmed)
+		defer stopReceive() // a receive waiting for room must not wait for a dead apply
+		applyErr = c.applyLoop(applyCtx, txs, prev, streamMode, &confirmed, inFlight)
 	}()
-	err = c.receive(ctx, conn, txs, &confirmed, applyDone)
+	err = c.receive(recvCtx, conn, txs, &confirmed, applyDone, inFlight)
 	stopApply()
 	<-applyDone
 	if ctx.Err() != nil {
@@ -384,7 +399,8 @@ func (c *Capture) ensureSlot(ctx context.Context, conn *pgconn.PgConn, slot stri
 
 // receive reads the replication stream, hands each committed transaction to the
 // applier, and tells the server what has been applied.
-func (c *Capture) receive(ctx context.Context, conn *pgconn.PgConn, txs chan<- decodedTx, confirmed *atomic.Uint64, applyDone <-chan struct{}) error {
+func (c *Capture) receive(ctx context.Context, conn *pgconn.PgConn, txs chan<- decodedTx, confirmed *atomic.Uint64,
+	applyDone <-chan struct{}, inFlight *semaphore.Weighted) error {
 	relations := map[uint32]*pglogrepl.RelationMessage{}
 	var tx *decodedTx
 	var commitTime time.Time
@@ -452,7 +468,7 @@ func (c *Capture) receive(ctx context.Context, conn *pgconn.PgConn, txs chan<- d
 				case *pglogrepl.RelationMessage:
 					relations[msg.RelationID] = msg
 				case *pglogrepl.BeginMessage:
-					tx = &decodedTx{xid: msg.Xid}
+					tx = &decodedTx{xid: msg.Xid, limit: c.MaxTxBytes}
 					commitTime = msg.CommitTime
 				case *pglogrepl.InsertMessage:
 					tx.add(relations[msg.RelationID], 'I', msg.Tuple, nil, commitTime)
@@ -465,6 +481,15 @@ func (c *Capture) receive(ctx context.Context, conn *pgconn.PgConn, txs chan<- d
 						continue
 					}
 					tx.commit, tx.end = msg.CommitLSN, msg.TransactionEndLSN
+					if tx.overflow {
+						c.logger.Warn("capture: a transaction changed more than the capture holds; it is logged as a reset and viewers start over from a snapshot",
+							"limit_bytes", c.MaxTxBytes, "commit_lsn", tx.commit)
+						tx.changes = []change{{json: resetChange("capture-overflow", tx.xid)}}
+						tx.bytes = 0
+					}
+					if err := inFlight.Acquire(ctx, int64(tx.bytes)); err != nil {
+						return nil // ended: ctx, or the apply stopped
+					}
 					select {
 					case txs <- *tx:
 					case <-applyDone:
@@ -503,6 +528,10 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 		}
 		return
 	}
+	if tx.overflow {
+		return
+	}
+	defer tx.checkSize()
 	stamp := at.UTC().Format("2006-01-02T15:04:05.999999-07:00")
 	if rel.RelationName == "quotes" && (op == 'I' || op == 'U' && k == nil) {
 		// Built here, an event skips the SQL's checks of the log's rules: it keeps
@@ -510,6 +539,7 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 		if payload, ok := quoteJSON(make([]byte, 0, 320), rel, n); ok && len(payload) <= 16384 {
 			symbol, _ := tupleValue(rel, n, "symbol")
 			tx.changes = append(tx.changes, change{key: symbol, payload: payload, at: stamp, xid: tx.xid})
+			tx.bytes += len(payload) + len(symbol) + len(stamp) + 64
 			return
 		}
 	}
@@ -533,6 +563,14 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 	b = strconv.AppendUint(b, uint64(tx.xid), 10)
 	b = append(b, '}')
 	tx.changes = append(tx.changes, change{json: b})
+	tx.bytes += len(b) + 64
+}
+
+// checkSize makes tx overflow once its changes pass its limit, and lets them go.
+func (tx *decodedTx) checkSize() {
+	if tx.bytes > tx.limit {
+		tx.overflow, tx.changes = true, nil
+	}
 }
 
 func tupleValue(rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData, name string) (string, bool) {
@@ -587,15 +625,22 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func resetChange(reason string) []byte {
-	return []byte(`"r":"capture_emit","o":"I","n":{"event":"reset","key":"","payload":"{\"reason\": \"` + reason +
-		`\"}"},"t":"` + time.Now().UTC().Format("2006-01-02T15:04:05.999999-07:00") + `"}`)
+// resetChange is a reset event for the log, in the transaction xid (0: none).
+func resetChange(reason string, xid uint32) []byte {
+	b := []byte(`"r":"capture_emit","o":"I","n":{"event":"reset","key":"","payload":"{\"reason\": \"` + reason +
+		`\"}"},"t":"` + time.Now().UTC().Format("2006-01-02T15:04:05.999999-07:00") + `"`)
+	if xid != 0 {
+		b = append(b, `,"x":`...)
+		b = strconv.AppendUint(b, uint64(xid), 10)
+	}
+	return append(b, '}')
 }
 
 // applyLoop takes whatever transactions have arrived (up to MaxBatch changes) and
 // applies them in one call, so a busy stream costs one log write per batch, not per
 // commit.
-func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *string, streamMode string, confirmed *atomic.Uint64) error {
+func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *string, streamMode string,
+	confirmed *atomic.Uint64, inFlight *semaphore.Weighted) error {
 	var applied pglogrepl.LSN
 	if prev != nil {
 		var err error
@@ -613,10 +658,11 @@ func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *str
 		}
 		batch = batch[:0]
 		last := first
-		n := 0
+		n, held := 0, 0
 		take := func(tx decodedTx) {
 			last = tx
 			n++
+			held += tx.bytes
 			if applied != 0 && tx.commit <= applied {
 				return // applied by an earlier leader
 			}
@@ -647,6 +693,7 @@ func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *str
 		}
 		c.applied.Add(int64(n))
 		confirmed.Store(uint64(last.end))
+		inFlight.Release(int64(held))
 	}
 }
 

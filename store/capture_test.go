@@ -362,3 +362,41 @@ func TestNotifierTakesCarriedEventsOnlyFromTheCapture(t *testing.T) {
 		t.Logf("%d of %d events taken from notifications", carried, len(published))
 	}
 }
+
+// One transaction larger than the capture may hold (an UPDATE of millions of rows) is
+// logged as a reset — viewers start over from a snapshot, which the tables hold —
+// rather than held in memory; changes after it are captured as usual.
+func TestCaptureBoundsAHugeTransaction(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	testdb.RequireWALCapture(t, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := store.NewCapture(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c.MaxTxBytes = 64 << 10
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("capture: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); !c.Streaming(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the capture is not streaming after 30s")
+		}
+		time.Sleep(5 * time.Millisecond) // Streaming is a flag, not an event
+	}
+	before := headID(t, st)
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) SELECT 'H' || i, 10 FROM generate_series(1, 2000) i`)
+	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 11 WHERE symbol = 'H7'`)
+	testdb.AwaitCapture(t, dbURL)
+	evs := events(t, st, before)
+	if len(evs) != 2 || evs[0].Name != "reset" || !strings.Contains(string(evs[0].Payload), "capture-overflow") ||
+		evs[1].Name != "price" || evs[1].Key != "H7" {
+		names := []string{}
+		for _, e := range evs[:min(len(evs), 5)] {
+			names = append(names, e.Name+"/"+e.Key)
+		}
+		t.Fatalf("after a 2,000-row transaction over a 64 KiB bound: %d events %v…, want a capture-overflow reset, then price H7", len(evs), names)
+	}
+}
