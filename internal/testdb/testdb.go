@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tickerboard/tickerboard/store"
 )
@@ -62,18 +64,21 @@ func URL(t testing.TB) string {
 			return
 		}
 		defer conn.Close(ctx)
-		// A WAL capture still streaming (a test's instance not yet stopped) keeps its
-		// slot active, and DROP DATABASE refuses a database with an active slot even
-		// WITH (FORCE); inactive slots go with the database.
+		// A WAL capture still streaming (a test's instance not yet stopped, or a slot
+		// being created as it stopped) keeps its slot active, and DROP DATABASE refuses
+		// a database with an active slot even WITH (FORCE); inactive slots go with the
+		// database. So end such sessions and try again, a bounded number of times.
 		for i := 0; i < 50; i++ {
-			var active int
-			err := conn.QueryRow(ctx, `SELECT count(pg_catalog.pg_terminate_backend(active_pid, 1000))
-				FROM pg_catalog.pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL`, name).Scan(&active)
-			if err != nil || active == 0 {
+			if _, err = conn.Exec(ctx, `SELECT pg_catalog.pg_terminate_backend(active_pid, 1000)
+				FROM pg_catalog.pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL`, name); err != nil {
 				break
 			}
+			if _, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); !isObjectInUse(err) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // the slot's session is on its way out: nothing to await
 		}
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		if err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
 		}
 	})
@@ -235,4 +240,10 @@ func RunCapture(t testing.TB, st *store.Store) (stop func()) {
 		time.Sleep(5 * time.Millisecond) // Streaming is a flag, not an event
 	}
 	return stop
+}
+
+// isObjectInUse: Postgres refused because something still uses the object (55006).
+func isObjectInUse(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55006"
 }
