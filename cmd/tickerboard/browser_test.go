@@ -145,6 +145,7 @@ func TestBrowserLoadsSnapshot(t *testing.T) {
 	page.waitFor("every sparkline to have its history", `[...document.querySelectorAll('#quotes .spark')].every((s) => Number(s.dataset.points) >= 2)`)
 
 	b := eval[boardDOM](page, readBoard)
+	testdb.AwaitCapture(t, dbURL) // everything committed is in the log
 	head := queryInt(t, dbURL, `SELECT max(id) FROM events`)
 	wantEqual(t, "status", []string{b.State, b.StateText, b.LastID}, []string{"live", "live", fmt.Sprintf("#%d", head)})
 	var symbols []string
@@ -365,6 +366,7 @@ func TestBrowserReconnectCatchesUp(t *testing.T) {
 			if after.Snapshots != before.Snapshots || after.Resets != 0 || after.Repeats != 0 {
 				t.Errorf("after reconnect: %+v; want the missed events only (snapshots %d, no resets or repeats)", after, before.Snapshots)
 			}
+			testdb.AwaitCapture(t, dbURL) // everything committed is in the log
 			head := queryInt(t, dbURL, `SELECT max(id) FROM events`)
 			if got := eval[int64](page, `window.tickerboard.lastId`); got != head {
 				t.Errorf("last event id %d, want %d", got, head)

@@ -79,6 +79,7 @@ func TestBrowserNoticesAStalledPath(t *testing.T) {
 			// A new stream into the dead path hangs too, and is given up on in turn.
 			page.waitFor("a second attempt given up", `(async () => (await window.tickerboard.streams())[0]?.silentReopens >= 2)()`)
 
+			testdb.AwaitCapture(t, dbURL) // everything committed is in the log
 			missed := int(queryInt(t, dbURL, `SELECT count(*) FROM events WHERE id > $1`, last))
 			proxy.Heal()
 			page.waitFor("live again with what was missed", fmt.Sprintf(`window.tickerboard.state === 'live' &&
