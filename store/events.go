@@ -78,18 +78,10 @@ const MaxBatchBytes = 4 << 20
 // each row counted for: when the rows kept add up to less than $4, none was cut. A
 // payload's size is its stored size unless it is stored compressed (only then is it
 // measured as text, which costs more). xid is 0 for the triggers' events (NULL).
-const eventsSQL = eventsSQLHead + `coalesce(xid, '0')` + eventsSQLTail
-
-// eventsNoXidSQL is eventsSQL for a log from before migration 000004, which has no
-// xid: the triggers wrote every event in it.
-const eventsNoXidSQL = eventsSQLHead + `'0'::xid8` + eventsSQLTail
-
-const eventsSQLHead = `SELECT id, event, key, payload, created_at, xid, size FROM (
+const eventsSQL = `SELECT id, event, key, payload, created_at, xid, size FROM (
 	SELECT *, sum(size) OVER (ORDER BY id) - size AS before FROM (
 		SELECT id, event, key, payload, CASE WHEN isfinite(created_at) THEN created_at END AS created_at,
-			`
-
-const eventsSQLTail = ` AS xid,
+			coalesce(xid, '0') AS xid,
 			CASE WHEN pg_column_compression(payload) IS NULL THEN pg_column_size(payload)
 				ELSE octet_length(payload::text) END AS size
 		FROM events WHERE id > $1 AND id <= least($2, ` + issuedSQL + `) ORDER BY id LIMIT $3) rows) sized
@@ -107,21 +99,9 @@ func (s *Store) EventsAfter(ctx context.Context, after, through int64, limit int
 // eventsAfter is EventsAfter, also reporting whether it stopped at a bound (the row
 // limit or the byte cap) rather than at the end of the log.
 func (s *Store) eventsAfter(ctx context.Context, after, through int64, limit int) (events []Event, more bool, err error) {
-	events, more, err = s.readEvents(ctx, eventsSQL, after, through, limit)
-	if isCode(err, "42703") { // undefined_column: a schema from before 000004
-		events, more, err = s.readEvents(ctx, eventsNoXidSQL, after, through, limit)
-	}
+	rows, err := s.pool.Query(ctx, eventsSQL, after, through, limit, MaxBatchBytes)
 	if err != nil {
 		return nil, false, fmt.Errorf("read events after %d: %w", after, err)
-	}
-	return events, more, nil
-}
-
-// readEvents is eventsAfter with the query to read them with.
-func (s *Store) readEvents(ctx context.Context, sql string, after, through int64, limit int) (events []Event, more bool, err error) {
-	rows, err := s.pool.Query(ctx, sql, after, through, limit, MaxBatchBytes)
-	if err != nil {
-		return nil, false, err
 	}
 	type pageRow struct {
 		eventRow
@@ -129,7 +109,7 @@ func (s *Store) readEvents(ctx context.Context, sql string, after, through int64
 	}
 	read, err := pgx.CollectRows(rows, pgx.RowToStructByName[pageRow])
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("read events after %d: %w", after, err)
 	}
 	events = make([]Event, len(read))
 	var size int64

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
@@ -58,7 +59,7 @@ func TestMigrationDownRestores000001(t *testing.T) {
 		t.Fatalf("left after migrating down: %s", left)
 	}
 	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('ACME', 1); INSERT INTO events (event, payload) VALUES ('note', '{}')`)
-	if got := events(t, st, 0); len(got) != 2 || got[0].Name != "note" || got[1].Name != "price" {
+	if got := oldLog(t, st); len(got) != 2 || got[0].Name != "note" || got[1].Name != "price" {
 		t.Fatalf("log under 000001 after migrating down: %v", got)
 	}
 }
@@ -130,7 +131,7 @@ func TestMigrationDownRestores000002(t *testing.T) {
 		t.Fatalf("left after migrating down: %s", left)
 	}
 	testdb.Exec(t, url, `SELECT tickerboard_emit('market', '', '{}')`)
-	if got := events(t, st, 0); len(got) != 1 || got[0].Name != "market" {
+	if got := oldLog(t, st); len(got) != 1 || got[0].Name != "market" {
 		t.Fatalf("log under 000002 after emitting market: %v", got)
 	}
 }
@@ -150,6 +151,21 @@ func events(t *testing.T, st *store.Store, after int64) []decoded {
 		}
 	}
 	return out
+}
+
+// oldLog reads the whole log of a schema migrated down, which the app (always at the
+// newest migration) does not read: the columns every version has.
+func oldLog(t *testing.T, st *store.Store) []store.Event {
+	t.Helper()
+	rows, err := st.Pool().Query(context.Background(), `SELECT id, event, key, payload, created_at FROM events ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := pgx.CollectRows(rows, pgx.RowToStructByName[store.Event])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
 }
 
 type decoded struct {
