@@ -46,6 +46,15 @@ const (
 // carried in a notification.
 const CaptureLockKey = 7294615230473
 
+// captureHolderSQL finds the session holding CaptureLockKey in this database, with
+// captureHolderArgs (pg_locks splits a bigint key into classid and objid).
+const captureHolderSQL = `SELECT l.pid FROM pg_catalog.pg_locks l
+	WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+	  AND l.classid::bigint = $1 AND l.objid::bigint = $2
+	  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`
+
+var captureHolderArgs = []any{int64(CaptureLockKey >> 32), int64(CaptureLockKey & 0xffffffff)}
+
 // CaptureChoice is what ChooseCapture decided and why, for the startup log.
 type CaptureChoice struct {
 	Mode string
@@ -202,8 +211,7 @@ type Capture struct {
 	// the slot frees WAL).
 	Status time.Duration
 
-	conn      *pgx.Conn    // the apply session, holding CaptureLockKey
-	applied   atomic.Int64 // transactions applied, for tests and metrics
+	conn      *pgx.Conn // the apply session, holding CaptureLockKey
 	streaming atomic.Bool
 }
 
@@ -216,9 +224,6 @@ func NewCapture(s *Store, logger *slog.Logger) *Capture {
 // Streaming reports whether the capture is reading its slot: the WAL is the capture,
 // and everything committed from now on will be decoded by it.
 func (c *Capture) Streaming() bool { return c.streaming.Load() }
-
-// Applied counts the decoded transactions this capture has applied or skipped.
-func (c *Capture) Applied() int64 { return c.applied.Load() }
 
 // change is one row change for tickerboard_capture_apply: a JSON object for the SQL to
 // make into events, or a price event built here (quoteJSON).
@@ -233,6 +238,7 @@ type change struct {
 // decodedTx is one committed transaction from the slot.
 type decodedTx struct {
 	xid      uint32
+	at       string // commit time, as the log's JSON writes times
 	commit   pglogrepl.LSN
 	end      pglogrepl.LSN
 	changes  []change
@@ -272,11 +278,8 @@ func (c *Capture) Run(ctx context.Context) error {
 	if !got {
 		// A previous leader's capture that has not noticed it lost the lead (this
 		// instance leads now): end its session, then wait for the lock.
-		if _, err := applyConn.Exec(ctx, `SELECT pg_catalog.pg_terminate_backend(l.pid, 5000) FROM pg_catalog.pg_locks l
-			WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-			  AND l.classid::bigint = $1 AND l.objid::bigint = $2
-			  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`,
-			int64(CaptureLockKey>>32), int64(CaptureLockKey&0xffffffff)); err != nil {
+		if _, err := applyConn.Exec(ctx, `SELECT pg_catalog.pg_terminate_backend(h.pid, 5000) FROM (`+captureHolderSQL+`) h`,
+			captureHolderArgs...); err != nil {
 			return fmt.Errorf("capture: end the previous capture session: %w", err)
 		}
 		if _, err := applyConn.Exec(ctx, "SELECT pg_advisory_lock($1)", CaptureLockKey); err != nil {
@@ -403,7 +406,6 @@ func (c *Capture) receive(ctx context.Context, conn *pgconn.PgConn, txs chan<- d
 	applyDone <-chan struct{}, inFlight *semaphore.Weighted) error {
 	relations := map[uint32]*pglogrepl.RelationMessage{}
 	var tx *decodedTx
-	var commitTime time.Time
 	var sent, reported pglogrepl.LSN // end of the last transaction handed over; last position reported
 	var idle pglogrepl.LSN           // server WAL end seen while nothing of ours was pending
 	nextStatus := time.Now().Add(c.Status)
@@ -468,14 +470,14 @@ func (c *Capture) receive(ctx context.Context, conn *pgconn.PgConn, txs chan<- d
 				case *pglogrepl.RelationMessage:
 					relations[msg.RelationID] = msg
 				case *pglogrepl.BeginMessage:
-					tx = &decodedTx{xid: msg.Xid, limit: c.MaxTxBytes}
-					commitTime = msg.CommitTime
+					tx = &decodedTx{xid: msg.Xid, limit: c.MaxTxBytes,
+						at: msg.CommitTime.UTC().Format("2006-01-02T15:04:05.999999-07:00")}
 				case *pglogrepl.InsertMessage:
-					tx.add(relations[msg.RelationID], 'I', msg.Tuple, nil, commitTime)
+					tx.add(relations[msg.RelationID], 'I', msg.Tuple, nil)
 				case *pglogrepl.UpdateMessage:
-					tx.add(relations[msg.RelationID], 'U', msg.NewTuple, msg.OldTuple, commitTime)
+					tx.add(relations[msg.RelationID], 'U', msg.NewTuple, msg.OldTuple)
 				case *pglogrepl.DeleteMessage:
-					tx.add(relations[msg.RelationID], 'D', nil, msg.OldTuple, commitTime)
+					tx.add(relations[msg.RelationID], 'D', nil, msg.OldTuple)
 				case *pglogrepl.CommitMessage:
 					if tx == nil {
 						continue
@@ -506,7 +508,7 @@ func (c *Capture) receive(ctx context.Context, conn *pgconn.PgConn, txs chan<- d
 }
 
 // add appends one row change to tx as JSON: {"r","o","n","k","t"}.
-func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrepl.TupleData, at time.Time) {
+func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrepl.TupleData) {
 	if tx == nil || rel == nil {
 		return
 	}
@@ -532,14 +534,13 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 		return
 	}
 	defer tx.checkSize()
-	stamp := at.UTC().Format("2006-01-02T15:04:05.999999-07:00")
 	if rel.RelationName == "quotes" && (op == 'I' || op == 'U' && k == nil) {
 		// Built here, an event skips the SQL's checks of the log's rules: it keeps
 		// them (name price, the symbol's own format as key, the size checked here).
 		if payload, ok := quoteJSON(make([]byte, 0, 320), rel, n); ok && len(payload) <= 16384 {
 			symbol, _ := tupleValue(rel, n, "symbol")
-			tx.changes = append(tx.changes, change{key: symbol, payload: payload, at: stamp, xid: tx.xid})
-			tx.bytes += len(payload) + len(symbol) + len(stamp) + 64
+			tx.changes = append(tx.changes, change{key: symbol, payload: payload, at: tx.at, xid: tx.xid})
+			tx.bytes += len(payload) + len(symbol) + len(tx.at) + 64
 			return
 		}
 	}
@@ -558,7 +559,7 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 		b = appendTuple(b, rel, k)
 	}
 	b = append(b, `,"t":"`...)
-	b = append(b, stamp...)
+	b = append(b, tx.at...)
 	b = append(b, `","x":`...)
 	b = strconv.AppendUint(b, uint64(tx.xid), 10)
 	b = append(b, '}')
@@ -658,10 +659,9 @@ func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *str
 		}
 		batch = batch[:0]
 		last := first
-		n, held := 0, 0
+		held := 0
 		take := func(tx decodedTx) {
 			last = tx
-			n++
 			held += tx.bytes
 			if applied != 0 && tx.commit <= applied {
 				return // applied by an earlier leader
@@ -691,7 +691,6 @@ func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *str
 			prev = p
 			applied = last.commit
 		}
-		c.applied.Add(int64(n))
 		confirmed.Store(uint64(last.end))
 		inFlight.Release(int64(held))
 	}

@@ -337,11 +337,7 @@ func (c *trustCache) holds(ctx context.Context, conn *pgx.Conn, pid uint32) bool
 		return false
 	}
 	var holder uint32
-	err := conn.QueryRow(ctx, `SELECT l.pid FROM pg_catalog.pg_locks l
-		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-		  AND l.classid::bigint = $1 AND l.objid::bigint = $2
-		  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`,
-		int64(CaptureLockKey>>32), int64(CaptureLockKey&0xffffffff)).Scan(&holder)
+	err := conn.QueryRow(ctx, captureHolderSQL, captureHolderArgs...).Scan(&holder)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false
 	}
