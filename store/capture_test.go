@@ -369,23 +369,7 @@ func TestNotifierTakesCarriedEventsOnlyFromTheCapture(t *testing.T) {
 func TestCaptureBoundsAHugeTransaction(t *testing.T) {
 	st, dbURL := testdb.Open(t)
 	testdb.RequireWALCapture(t, st)
-	ctx, cancel := context.WithCancel(context.Background())
-	c := store.NewCapture(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	c.MaxTxBytes = 64 << 10
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("capture: %v", err)
-		}
-	})
-	for deadline := time.Now().Add(30 * time.Second); !c.Streaming(); {
-		if time.Now().After(deadline) {
-			t.Fatal("the capture is not streaming after 30s")
-		}
-		time.Sleep(5 * time.Millisecond) // Streaming is a flag, not an event
-	}
+	testdb.RunCapture(t, st, func(c *store.Capture) { c.MaxTxBytes = 64 << 10 })
 	before := headID(t, st)
 	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) SELECT 'H' || i, 10 FROM generate_series(1, 2000) i`)
 	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 11 WHERE symbol = 'H7'`)

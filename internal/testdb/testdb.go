@@ -210,12 +210,16 @@ func RequireWALCapture(t testing.TB, st *store.Store) {
 	}
 }
 
-// RunCapture runs a WAL capture on st until the test ends (or stop is called) and
-// returns once it streams: from then on every commit is decoded by it.
-func RunCapture(t testing.TB, st *store.Store) (stop func()) {
+// RunCapture runs a WAL capture on st, after adjust (if any) has set it up, until the
+// test ends (or stop is called) and returns once it streams: from then on every commit
+// is decoded by it.
+func RunCapture(t testing.TB, st *store.Store, adjust ...func(*store.Capture)) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := store.NewCapture(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, f := range adjust {
+		f(c)
+	}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	var once sync.Once
