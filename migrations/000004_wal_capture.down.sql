@@ -10,7 +10,7 @@ DROP PUBLICATION tickerboard;
 ALTER TABLE events DROP COLUMN xid;
 ALTER TABLE scores REPLICA IDENTITY DEFAULT;
 DROP FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]),
-    tickerboard_capture_switch(text);
+    tickerboard_capture_switch(text), tickerboard_full_xid(bigint, xid8);
 DROP TABLE capture_emit, capture_progress;
 
 CREATE OR REPLACE FUNCTION tickerboard_emit(p_event text, p_key text, p_payload jsonb) RETURNS void

@@ -171,6 +171,15 @@ BEGIN
 END
 $$;
 
+-- tickerboard_full_xid is the 64-bit id of a decoded transaction from its 32-bit xid
+-- (what the replication stream carries): it committed before p_now began, so it is in
+-- p_now's epoch or, if above p_now's own 32 bits, the one before. A plain SQL
+-- expression, so it is inlined where it is used.
+CREATE FUNCTION tickerboard_full_xid(p_xid bigint, p_now xid8) RETURNS xid8 LANGUAGE sql IMMUTABLE AS $$
+    SELECT (((p_now::text::bigint >> 32) << 32) + p_xid
+            - CASE WHEN p_xid > (p_now::text::bigint & 4294967295) THEN 4294967296 ELSE 0 END)::text::xid8
+$$;
+
 -- tickerboard_capture_apply appends decoded transactions to the log, in one call for
 -- as many transactions as the leader has received. Changes come in two forms, numbered
 -- together in commit order by ord:
@@ -191,8 +200,7 @@ CREATE FUNCTION tickerboard_capture_apply(p_prev pg_lsn, p_lsn pg_lsn, p_stream_
 LANGUAGE plpgsql AS $$
 DECLARE
     base bigint;
-    epoch bigint;
-    own bigint;
+    me xid8 := pg_current_xact_id();
     note text;
     xids xid8[];
 BEGIN
@@ -207,11 +215,7 @@ BEGIN
     IF coalesce(jsonb_array_length(p_changes), 0) = 0 AND coalesce(cardinality(p_ord), 0) = 0 THEN
         RETURN;
     END IF;
-    -- A decoded transaction committed before this one began, so its 32-bit xid is
-    -- in this epoch or, if above ours, the one before.
-    SELECT (pg_current_xact_id()::text::bigint >> 32) << 32, pg_current_xact_id()::text::bigint & 4294967295
-    INTO epoch, own;
-    SELECT array_agg(DISTINCT (epoch + x - CASE WHEN x > own THEN 4294967296 ELSE 0 END)::text::xid8) INTO xids
+    SELECT array_agg(DISTINCT tickerboard_full_xid(x, me)) INTO xids
     FROM (SELECT unnest(p_x) AS x
           UNION ALL
           SELECT (c->>'x')::bigint FROM jsonb_array_elements(coalesce(p_changes, '[]')) c WHERE c ? 'x') t;
@@ -242,11 +246,11 @@ BEGIN
     -- the notification's text.
     WITH built AS (
         SELECT u.ord, 1 AS sub, u.event, u.key, u.payload::jsonb AS payload, u.at::timestamptz AS created_at,
-               (epoch + u.x - CASE WHEN u.x > own THEN 4294967296 ELSE 0 END)::text::xid8 AS xid, true AS valid
+               tickerboard_full_xid(u.x, me) AS xid, true AS valid
         FROM unnest(p_ord, p_event, p_key, p_payload, p_at, p_x) AS u(ord, event, key, payload, at, x)
     ), made AS (
         SELECT (c.ch->>'i')::bigint AS ord, e.sub, e.event, e.key, e.payload, (c.ch->>'t')::timestamptz AS created_at,
-               (epoch + (c.ch->>'x')::bigint - CASE WHEN (c.ch->>'x')::bigint > own THEN 4294967296 ELSE 0 END)::text::xid8 AS xid
+               tickerboard_full_xid((c.ch->>'x')::bigint, me) AS xid
         FROM jsonb_array_elements(coalesce(p_changes, '[]')) AS c(ch)
         CROSS JOIN LATERAL (
             -- the old key's delete, when a row left its key (or a play its game)
