@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -107,22 +108,13 @@ func (s *Store) CaptureSlot() string {
 	db := s.pool.Config().ConnConfig.Database
 	h := fnv.New32a()
 	h.Write([]byte(db))
-	clean := slotUnsafe.ReplaceAllString(toLower(db), "_")
+	clean := slotUnsafe.ReplaceAllString(strings.ToLower(db), "_")
 	if len(clean) > 40 {
 		clean = clean[:40]
 	}
 	return fmt.Sprintf("tickerboard_%s_%08x", clean, h.Sum32())
 }
 
-func toLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
 
 // SetCaptureMode makes mode the capture (tickerboard_capture_switch) and returns the
 // mode that was in force. It waits at most 5 s for writers holding the board tables.
@@ -546,7 +538,7 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 	}
 	b := make([]byte, 0, 256)
 	b = append(b, `"r":`...)
-	b = strconv.AppendQuote(b, rel.RelationName)
+	b = appendJSONString(b, rel.RelationName)
 	b = append(b, `,"o":"`...)
 	b = append(b, op)
 	b = append(b, '"')
