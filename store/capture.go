@@ -115,7 +115,6 @@ func (s *Store) CaptureSlot() string {
 	return fmt.Sprintf("tickerboard_%s_%08x", clean, h.Sum32())
 }
 
-
 // SetCaptureMode makes mode the capture (tickerboard_capture_switch) and returns the
 // mode that was in force. It waits at most 5 s for writers holding the board tables.
 func (s *Store) SetCaptureMode(ctx context.Context, mode string) (was string, err error) {
