@@ -247,6 +247,12 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 }
 
+func (h *Hub) isClosed() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.closed
+}
+
 // Wait returns when every stream has ended.
 func (h *Hub) Wait() { <-h.live.none() }
 

@@ -177,7 +177,11 @@ func (st *stream) follow() error {
 			select {
 			case <-wake:
 			case <-st.ctx.Done():
-				return nil
+				// The hub's close can end this context too (a stream taken over as the
+				// engine stopped): then the next read sends the last comment.
+				if !st.h.isClosed() {
+					return nil
+				}
 			case <-heartbeat.C:
 				st.buf = st.heartbeat(st.buf)
 				if err := st.flush(); err != nil {

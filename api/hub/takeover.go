@@ -47,6 +47,9 @@ func (st *stream) takeOver() bool {
 	if !fan.ready() {
 		return false
 	}
+	if testHookTakeOver != nil {
+		testHookTakeOver(st.h)
+	}
 	nc, _, err := st.rc.Hijack()
 	if err != nil {
 		return false
@@ -63,6 +66,10 @@ func (st *stream) takeOver() bool {
 	}
 	return true
 }
+
+// testHookTakeOver, when a test sets it, runs between takeOver's check that the
+// engine runs and the hijack.
+var testHookTakeOver func(*Hub)
 
 // hangup is called when a taken-over stream's client goes away: its goroutine, if it
 // has one, stops; a parked stream is ended here.
