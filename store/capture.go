@@ -201,6 +201,9 @@ type Capture struct {
 	// Status is how often the capture tells the server how far it has applied (so
 	// the slot frees WAL).
 	Status time.Duration
+	// Applied, if set, is given the text of each committed append's notification
+	// (Notifier.Offer), so this instance need not wait for the NOTIFY to come back.
+	Applied func(note string)
 
 	conn      *pgx.Conn // the apply session, holding CaptureLockKey
 	streaming atomic.Bool
@@ -714,14 +717,18 @@ func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode
 	arr = append(arr, ']')
 	var first *int64
 	var written, skipped int64
-	err := c.conn.QueryRow(ctx, `SELECT * FROM tickerboard_capture_apply($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb,
+	var note *string
+	err := c.conn.QueryRow(ctx, `SELECT first_id, written, skipped, note FROM tickerboard_capture_apply($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb,
 		$5, $6, $7, $8, $9, $10)`,
-		prev, at, streamMode, string(arr), ord, events, keys, payloads, ats, xs).Scan(&first, &written, &skipped)
+		prev, at, streamMode, string(arr), ord, events, keys, payloads, ats, xs).Scan(&first, &written, &skipped, &note)
 	if err != nil {
 		return nil, fmt.Errorf("capture: apply %d changes up to %s: %w", len(changes), at, err)
 	}
 	if skipped > 0 {
 		c.logger.Warn("capture: skipped changes the log cannot hold", "skipped", skipped)
+	}
+	if note != nil && c.Applied != nil {
+		c.Applied(*note)
 	}
 	return &at, nil
 }

@@ -384,3 +384,62 @@ func TestCaptureBoundsAHugeTransaction(t *testing.T) {
 		t.Fatalf("after a 2,000-row transaction over a 64 KiB bound: %d events %v…, want a capture-overflow reset, then price H7", len(evs), names)
 	}
 }
+
+// The leading instance publishes what its capture appends straight from the append's
+// result (Notifier.Offer), and its own NOTIFY, coming back moments later, is skipped
+// as read: every event reaches the hub once, in id order, the same as the log holds —
+// with concurrent writers, a transaction too big to be carried (read from the log)
+// and events made in SQL (a game) among them.
+func TestCaptureHandsItsAppendsToTheNotifier(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	testdb.RequireWALCapture(t, st)
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) SELECT 'O' || i, 10 FROM generate_series(1, 100) i`)
+	n, c := startNotifier(t, st)
+	before := headID(t, st)
+	testdb.RunCapture(t, st, func(cp *store.Capture) { cp.Applied = n.Offer })
+
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 1; i <= 100; i++ {
+				testdb.Exec(t, dbURL, `UPDATE quotes SET volume = $1 WHERE symbol = $2`, i, fmt.Sprintf("O%d", w*25+i%25+1))
+			}
+		}()
+	}
+	testdb.Exec(t, dbURL, `UPDATE quotes SET price = price + 1`) // 100 events: a doorbell, read from the log
+	testdb.Exec(t, dbURL, `INSERT INTO games (league, home_team, away_team) VALUES ('NBA', 'Knicks', 'Nets')`)
+	wg.Wait()
+	testdb.AwaitCapture(t, dbURL)
+	head := headID(t, st)
+	got := c.waitFor(t, head)
+	logged := events(t, st, before)
+	var published []store.Event
+	for _, e := range got {
+		if e.ID > before {
+			published = append(published, e)
+		}
+	}
+	if len(published) != len(logged) {
+		t.Fatalf("published %d events after %d, the log has %d", len(published), before, len(logged))
+	}
+	names := map[string]int{}
+	for _, e := range logged {
+		names[e.Name]++
+	}
+	if names["price"] != 500 || names["score"] != 1 {
+		t.Fatalf("the log has %v after %d, want 500 price events and 1 score", names, before)
+	}
+	for i, e := range published {
+		l := logged[i]
+		if e.ID != l.ID || e.Name != l.Name || e.Key != l.Key || string(e.Payload) != string(l.Payload) {
+			t.Fatalf("published #%d: %d %s/%s, the log has %d %s/%s", i, e.ID, e.Name, e.Key, l.ID, l.Name, l.Key)
+		}
+	}
+	if n.Offered() == 0 {
+		t.Fatal("no event was published from the capture's own appends")
+	}
+	t.Logf("%d events offered by the capture, %d carried by notifications, %d read from the log",
+		n.Offered(), n.Carried(), n.Fetched()-n.Offered()-n.Carried())
+}

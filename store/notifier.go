@@ -41,10 +41,14 @@ type Notifier struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnect attempts.
 	MinBackoff, MaxBackoff time.Duration
 
+	// pub is held while events are published and Last moves: by Run's goroutine, and
+	// by Offer when it finds it free.
+	pub        sync.Mutex
 	last       atomic.Int64
 	reconnects atomic.Int64
 	fetched    atomic.Int64
 	carriedN   atomic.Int64
+	offeredN   atomic.Int64
 
 	aheadLogged bool // Run's goroutine only
 	trust       trustCache
@@ -55,7 +59,7 @@ type Notifier struct {
 }
 
 // NewNotifier returns a Notifier that publishes events with ids above after.
-// publish is called from Run's goroutine only, one batch at a time.
+// publish is called one batch at a time, never concurrently.
 func NewNotifier(s *Store, after int64, publish func([]Event), logger *slog.Logger) *Notifier {
 	n := &Notifier{
 		store:      s,
@@ -81,6 +85,9 @@ func (n *Notifier) Reconnects() int64 { return n.reconnects.Load() }
 
 // Carried counts the events taken from notifications (no query of the log).
 func (n *Notifier) Carried() int64 { return n.carriedN.Load() }
+
+// Offered counts the events published from Offer (this instance's own appends).
+func (n *Notifier) Offered() int64 { return n.offeredN.Load() }
 
 // Fetched counts the events read from the log.
 func (n *Notifier) Fetched() int64 { return n.fetched.Load() }
@@ -175,16 +182,12 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 			// Events the WAL capture's notification carries follow on from Last:
 			// publish them without reading the log.
 			if evs, ok := n.carried(ctx, conn, note); ok {
-				if len(evs) > 0 && evs[0].ID == n.Last()+1 {
-					n.last.Store(evs[len(evs)-1].ID)
-					n.fetched.Add(int64(len(evs)))
-					n.carriedN.Add(int64(len(evs)))
-					n.publish(evs)
+				if n.publishNext(evs, &n.carriedN) {
 					doorbell = evs[0].ID
 					continue
 				}
 				if len(evs) > 0 && evs[len(evs)-1].ID <= n.Last() {
-					continue // read already
+					continue // read already (or offered by this instance's capture)
 				}
 				// Not the next ones (a gap in ids, or one missed): read the log.
 			}
@@ -230,6 +233,8 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 // every new event until the ids passed it again, so it adopts Head and publishes a
 // reset (reason "rewound") with Head's id; the hub takes it though its id is not new.
 func (n *Notifier) checkPosition(ctx context.Context) error {
+	n.pub.Lock()
+	defer n.pub.Unlock()
 	pos, err := n.store.Position(ctx)
 	if err != nil {
 		return err
@@ -262,6 +267,8 @@ func (n *Notifier) reset(id int64, reason string) {
 // catchUp publishes every event after Last, a batch (bounded in rows and in bytes) per
 // query, and reports how many it read.
 func (n *Notifier) catchUp(ctx context.Context) (read int, err error) {
+	n.pub.Lock()
+	defer n.pub.Unlock()
 	for {
 		events, more, err := n.store.eventsAfter(ctx, n.Last(), maxEventID, n.Batch)
 		if err != nil {
@@ -278,6 +285,42 @@ func (n *Notifier) catchUp(ctx context.Context) (read int, err error) {
 			return read, nil
 		}
 	}
+}
+
+// publishNext publishes evs if they follow on from Last, counting them in counter.
+func (n *Notifier) publishNext(evs []Event, counter *atomic.Int64) bool {
+	n.pub.Lock()
+	defer n.pub.Unlock()
+	return n.publishNextLocked(evs, counter)
+}
+
+func (n *Notifier) publishNextLocked(evs []Event, counter *atomic.Int64) bool {
+	if len(evs) == 0 || evs[0].ID != n.Last()+1 {
+		return false
+	}
+	n.last.Store(evs[len(evs)-1].ID)
+	n.fetched.Add(int64(len(evs)))
+	counter.Add(int64(len(evs)))
+	n.publish(evs)
+	return true
+}
+
+// Offer publishes the events one of this instance's own appends carries (note is the
+// text of its notification, which tickerboard_capture_apply also returns), when they
+// follow on from Last and nothing else is publishing: the instance that captures need
+// not wait for its NOTIFY to come back through Postgres. Whatever Offer leaves, the
+// notification or the log delivers as before; what it took, they skip as read. It
+// is safe to call from any goroutine.
+func (n *Notifier) Offer(note string) {
+	if len(note) == 0 || note[0] != '[' {
+		return // a doorbell: the events are read from the log
+	}
+	evs, ok := parseCarried(note)
+	if !ok || !n.pub.TryLock() {
+		return
+	}
+	defer n.pub.Unlock()
+	n.publishNextLocked(evs, &n.offeredN)
 }
 
 const maxEventID = int64(^uint64(0) >> 1)
@@ -301,8 +344,14 @@ func (n *Notifier) carried(ctx context.Context, conn *pgx.Conn, note *pgconn.Not
 	if len(note.Payload) == 0 || note.Payload[0] != '[' || !n.trust.holds(ctx, conn, note.PID) {
 		return nil, false
 	}
+	return parseCarried(note.Payload)
+}
+
+// parseCarried reads the events of a notification's JSON array, which must be in id
+// order without gaps.
+func parseCarried(payload string) ([]Event, bool) {
 	var rows []carriedEvent
-	if err := json.Unmarshal([]byte(note.Payload), &rows); err != nil {
+	if err := json.Unmarshal([]byte(payload), &rows); err != nil {
 		return nil, false
 	}
 	evs := make([]Event, len(rows))

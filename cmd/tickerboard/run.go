@@ -105,19 +105,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return in.Serve(ctx, ln) })
 	g.Go(func() error {
-		return leader.Run(ctx, func(ctx context.Context) error { return lead(ctx, st, cfg, capture.Mode, logger) })
+		return leader.Run(ctx, func(ctx context.Context) error { return lead(ctx, st, cfg, capture.Mode, in.Notifier, logger) })
 	})
 	err = g.Wait()
 	logger.Info("stopped")
 	return err
 }
 
-// lead is the work only the elected instance does: the capture from the WAL, the
-// simulated feeds and pruning.
-func lead(ctx context.Context, st *store.Store, cfg *config, capture string, logger *slog.Logger) error {
+// lead is the work only the elected instance does: the capture from the WAL (which
+// hands what it appends straight to this instance's notifier), the simulated feeds
+// and pruning.
+func lead(ctx context.Context, st *store.Store, cfg *config, capture string, n *store.Notifier, logger *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	if capture == store.CaptureWAL {
-		g.Go(func() error { return store.NewCapture(st, logger).Run(ctx) })
+		c := store.NewCapture(st, logger)
+		c.Applied = n.Offer
+		g.Go(func() error { return c.Run(ctx) })
 	} else if err := st.CaptureWithTriggers(ctx, logger); err != nil {
 		return err
 	}
