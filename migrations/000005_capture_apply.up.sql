@@ -28,6 +28,7 @@ DECLARE
     m_payload text[];
     m_at text[];
     m_x bigint[];
+    flag text;
 BEGIN
     UPDATE capture_progress SET applied_lsn = p_lsn, stream_mode = p_stream_mode
     WHERE applied_lsn IS NOT DISTINCT FROM p_prev;
@@ -116,9 +117,9 @@ BEGIN
     SELECT greatest(
         (SELECT coalesce(max(e.id), 0) FROM events e),
         (SELECT p.through FROM events_pruned p),
-        (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM events_id_seq s))
-    INTO base;
-    PERFORM set_config('tickerboard.flushing', 'apply:' || pg_current_xact_id()::text, true);
+        (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM events_id_seq s)),
+        set_config('tickerboard.flushing', 'apply:' || pg_current_xact_id()::text, true)
+    INTO base, flag;
 
     -- One statement: the events (the leader's and those made above, numbered in
     -- commit order), the sparkline's ticks (a new or changed price of a quote that
@@ -156,15 +157,18 @@ BEGIN
                                               'created_at', i.created_at, 'xid', i.xid::text::bigint) ORDER BY i.id)::text
             FROM (SELECT * FROM ins LIMIT 33) i HAVING count(*) <= 32)
     INTO written, note;
-    PERFORM set_config('tickerboard.flushing', '', true);
 
+    -- (One statement each way: at a few hundred calls a second, a call's statements
+    -- cost more than its rows.)
     IF written > 0 THEN
         first_id := base + 1;
-        PERFORM setval('events_id_seq', base + written);
         IF note IS NULL OR octet_length(note) > 7900 THEN
             note := first_id::text;
         END IF;
-        PERFORM pg_notify('tickerboard', note);
+        PERFORM set_config('tickerboard.flushing', '', true), setval('events_id_seq', base + written),
+                pg_notify('tickerboard', note);
+    ELSE
+        PERFORM set_config('tickerboard.flushing', '', true);
     END IF;
 END
 $$;
