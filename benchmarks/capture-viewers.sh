@@ -6,12 +6,14 @@ set -euo pipefail
 . "$(dirname "$0")/lib/capture.sh"
 BIN=$1 SECS=${2:-10}
 PG="-h 127.0.0.1 -U postgres"
+# The writers (pgbench) commit without waiting for the disk; the app runs as deployed
+# (its own sessions keep synchronous_commit on: env -u PGOPTIONS).
 export PGOPTIONS="-c synchronous_commit=off"
 db=capture_view; url="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait; psql $PG -qc "DROP DATABASE IF EXISTS $db" >/dev/null' EXIT
 capture_db $db "$BIN" "INSERT INTO quotes (symbol, price) SELECT 'TB' || lpad(i::text, 4, '0'), 100 FROM generate_series(0, 99) i;"
-DATABASE_URL=$url TICKERBOARD_FEEDS=none "$BIN" -addr 127.0.0.1:18490 -max-streams-per-ip 0 -log-level warn >${OUT:-/tmp}/capture_view.log 2>&1 &
+env -u PGOPTIONS DATABASE_URL=$url TICKERBOARD_FEEDS=none "$BIN" -addr 127.0.0.1:18490 -max-streams-per-ip 0 -log-level warn >${OUT:-/tmp}/capture_view.log 2>&1 &
 tbpid=$!; pids+=($tbpid)
 sleep 2
 ${TBLOAD:-/tmp/tbload} -server http://127.0.0.1:18490 -pid $tbpid -targets tickerboard -clients 100 -mode idle -settle 1s -duration $((SECS*4+15))s -quiet -json ${OUT:-/tmp}/capture-viewers-tbload.json >${OUT:-/tmp}/capture-viewers-tbload.txt 2>&1 &

@@ -9,6 +9,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib/capture.sh"
 OLD=$1 NEW=$2 SECS=${3:-10} REPS=${4:-3}
 PG="-h 127.0.0.1 -U postgres"
+# The writers (pgbench) commit without waiting for the disk; the app runs as deployed
+# (its own sessions keep synchronous_commit on: env -u PGOPTIONS).
 export PGOPTIONS="-c synchronous_commit=off"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
@@ -18,7 +20,7 @@ for side in old new; do
   capture_db $db "$bin"
   url="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
   port=$((port+1))
-  DATABASE_URL=$url TICKERBOARD_FEEDS=none "$bin" -addr 127.0.0.1:$port -log-level warn >/tmp/capture_$side.log 2>&1 &
+  env -u PGOPTIONS DATABASE_URL=$url TICKERBOARD_FEEDS=none "$bin" -addr 127.0.0.1:$port -log-level warn >/tmp/capture_$side.log 2>&1 &
   pids+=($!)
 done
 sleep 2 # the instances connect and listen; pgbench's own numbers are what is measured
