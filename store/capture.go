@@ -193,6 +193,12 @@ type Capture struct {
 	logger *slog.Logger
 	// MaxBatch bounds the changes one apply call takes.
 	MaxBatch int
+	// Spacing is the least time between two appends while other instances listen:
+	// each append is one NOTIFY, which Postgres delivers to every listener at a cost
+	// of its own, so at a high commit rate a few milliseconds of spacing (commits that
+	// arrive meanwhile join the next append) bound what each added instance costs.
+	// Alone (no listener but this instance's), appends follow commits at once.
+	Spacing time.Duration
 	// MaxTxBytes bounds what one decoded transaction may hold in memory: a larger one
 	// (an UPDATE of millions of rows) is logged as a reset, and viewers start over from
 	// a snapshot, which the tables hold. MaxInFlight bounds the decoded transactions
@@ -211,7 +217,7 @@ type Capture struct {
 
 // NewCapture returns the WAL capture for s.
 func NewCapture(s *Store, logger *slog.Logger) *Capture {
-	return &Capture{store: s, logger: logger, MaxBatch: 5000, Status: time.Second,
+	return &Capture{store: s, logger: logger, MaxBatch: 5000, Spacing: 5 * time.Millisecond, Status: time.Second,
 		MaxTxBytes: 32 << 20, MaxInFlight: 128 << 20}
 }
 
@@ -644,12 +650,23 @@ func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *str
 		}
 	}
 	var batch []change
+	var lastApply time.Time
+	spacing := listenerSpacing{c: c}
 	for {
 		var first decodedTx
 		select {
 		case <-ctx.Done():
 			return nil
 		case first = <-txs:
+		}
+		if wait := spacing.get(ctx) - time.Since(lastApply); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
 		}
 		batch = batch[:0]
 		last := first
@@ -678,6 +695,7 @@ func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *str
 			}
 		}
 		if last.commit > applied {
+			lastApply = time.Now()
 			p, err := c.apply(ctx, prev, last.commit.String(), streamMode, batch)
 			if err != nil {
 				return err
@@ -688,6 +706,31 @@ func (c *Capture) applyLoop(ctx context.Context, txs <-chan decodedTx, prev *str
 		confirmed.Store(uint64(last.end))
 		inFlight.Release(int64(held))
 	}
+}
+
+// listenerSpacing is the capture's Spacing while other instances listen, else 0; it
+// counts the listeners every listenerCheck.
+type listenerSpacing struct {
+	c       *Capture
+	spacing time.Duration
+	checked time.Time
+}
+
+const listenerCheck = 5 * time.Second
+
+func (l *listenerSpacing) get(ctx context.Context) time.Duration {
+	if l.c.Spacing <= 0 || time.Since(l.checked) < listenerCheck {
+		return l.spacing
+	}
+	l.checked = time.Now()
+	var listeners int
+	err := l.c.conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1`, ListenerApplicationName).Scan(&listeners)
+	l.spacing = 0
+	if err == nil && listeners > 1 {
+		l.spacing = l.c.Spacing
+	}
+	return l.spacing
 }
 
 // apply calls tickerboard_capture_apply and returns the new applied LSN, at.

@@ -443,3 +443,65 @@ func TestCaptureHandsItsAppendsToTheNotifier(t *testing.T) {
 	t.Logf("%d events offered by the capture, %d carried by notifications, %d read from the log",
 		n.Offered(), n.Carried(), n.Fetched()-n.Offered()-n.Carried())
 }
+
+// With other instances listening, the capture spaces its appends (Spacing): commits
+// that arrive meanwhile join the next append, so Postgres delivers fewer notifications
+// to each listener. Every change is still logged once, in order.
+func TestCaptureSpacesAppendsWhileOthersListen(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	testdb.RequireWALCapture(t, st)
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('SPC', 10)`)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	listen := func() *pgx.Conn { // as an instance's notifier listens
+		cfg := st.ConnConfig()
+		cfg.RuntimeParams["application_name"] = store.ListenerApplicationName
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		if _, err := conn.Exec(ctx, "LISTEN "+store.Channel); err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	counter := listen()
+	listen()
+	testdb.RunCapture(t, st, func(c *store.Capture) { c.Spacing = time.Second })
+	testdb.AwaitCapture(t, dbURL)
+	before := headID(t, st)
+	for i := 1; i <= 20; i++ {
+		testdb.Exec(t, dbURL, `UPDATE quotes SET volume = $1 WHERE symbol = 'SPC'`, i)
+	}
+	testdb.AwaitCapture(t, dbURL)
+	logged := events(t, st, before)
+	if len(logged) != 20 {
+		t.Fatalf("%d events logged for 20 commits", len(logged))
+	}
+	for i, e := range logged {
+		var q struct{ Volume int }
+		if err := json.Unmarshal(e.Payload, &q); err != nil || e.ID != before+int64(i)+1 || q.Volume != i+1 {
+			t.Fatalf("event %d: id %d %s, want id %d volume %d", i, e.ID, e.Payload, before+int64(i)+1, i+1)
+		}
+	}
+	notes := 0
+	for seen := before; seen < before+20; {
+		note, err := counter.WaitForNotification(ctx)
+		if err != nil {
+			t.Fatalf("after %d notifications up to id %d: %v", notes, seen, err)
+		}
+		var carried []struct{ ID int64 }
+		if err := json.Unmarshal([]byte(note.Payload), &carried); err != nil || len(carried) == 0 {
+			t.Fatalf("notification %q does not carry its events", note.Payload)
+		}
+		if last := carried[len(carried)-1].ID; last > before {
+			notes++
+			seen = last
+		}
+	}
+	if notes > 3 {
+		t.Fatalf("20 commits within a second were %d appends (notifications), want at most 3 with 1 s of spacing", notes)
+	}
+	t.Logf("20 commits, %d notifications", notes)
+}
