@@ -444,9 +444,10 @@ func TestCaptureHandsItsAppendsToTheNotifier(t *testing.T) {
 		n.Offered(), n.Carried(), n.Fetched()-n.Offered()-n.Carried())
 }
 
-// With other instances listening, the capture spaces its appends (Spacing): commits
-// that arrive meanwhile join the next append, so Postgres delivers fewer notifications
-// to each listener. Every change is still logged once, in order.
+// With other instances listening, the capture spaces its appends (Spacing per
+// listener; two here): commits that arrive meanwhile join the next append, so Postgres
+// delivers fewer notifications to each listener. Every change is still logged once,
+// in order.
 func TestCaptureSpacesAppendsWhileOthersListen(t *testing.T) {
 	st, dbURL := testdb.Open(t)
 	testdb.RequireWALCapture(t, st)
@@ -468,7 +469,7 @@ func TestCaptureSpacesAppendsWhileOthersListen(t *testing.T) {
 	}
 	counter := listen()
 	listen()
-	testdb.RunCapture(t, st, func(c *store.Capture) { c.Spacing = time.Second })
+	testdb.RunCapture(t, st, func(c *store.Capture) { c.Spacing, c.MaxSpacing = 500*time.Millisecond, time.Minute })
 	testdb.AwaitCapture(t, dbURL)
 	before := headID(t, st)
 	for i := 1; i <= 20; i++ {
