@@ -1,4 +1,5 @@
--- Back to 000004's apply (three OUT columns, no notification text returned).
+-- Back to 000004's apply (no append returning the notification's text).
+DROP FUNCTION tickerboard_capture_append(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]);
 DROP FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]);
 
 -- tickerboard_capture_apply appends decoded transactions to the log, in one call for

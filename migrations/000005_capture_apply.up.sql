@@ -1,16 +1,18 @@
--- The capture's apply, leaner per call (most batches are price events the leader
+-- The capture's append, leaner per call (most batches are price events the leader
 -- built, and a call's fixed cost, not its rows, dominates at a few hundred commits a
 -- second), and returning its notification's text, so the leading instance can
 -- publish what it appended without waiting for its own NOTIFY to come back.
---   * Row changes (p_changes) become events in a statement of their own, run only
---     when a batch has any; the append is one plain statement over arrays.
---   * OUT note: the text sent with NOTIFY (the events as JSON when they fit, else the
---     first id).
--- Same arguments, same rules: what the log's CHECKs would refuse is skipped and
--- counted; the caller's applied LSN is compared and set in the same transaction.
-DROP FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]);
+--   * tickerboard_capture_append: row changes (p_changes) become events in a
+--     statement of their own, run only when a batch has any; the append is one plain
+--     statement over arrays; OUT note is the text sent with NOTIFY (the events as JSON
+--     when they fit, else the first id).
+--   * tickerboard_capture_apply, which binaries from before this migration call, keeps
+--     its signature and result and calls the new one: during a rolling upgrade an old
+--     leader goes on capturing. Same arguments, same rules: what the log's CHECKs would
+--     refuse is skipped and counted; the caller's applied LSN is compared and set in the
+--     same transaction.
 
-CREATE FUNCTION tickerboard_capture_apply(p_prev pg_lsn, p_lsn pg_lsn, p_stream_mode text, p_changes jsonb,
+CREATE FUNCTION tickerboard_capture_append(p_prev pg_lsn, p_lsn pg_lsn, p_stream_mode text, p_changes jsonb,
                                           p_ord bigint[], p_event text[], p_key text[], p_payload text[],
                                           p_at text[], p_x bigint[],
                                           OUT first_id bigint, OUT written bigint, OUT skipped bigint,
@@ -173,10 +175,23 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION tickerboard_capture_apply(p_prev pg_lsn, p_lsn pg_lsn, p_stream_mode text, p_changes jsonb,
+                                                     p_ord bigint[], p_event text[], p_key text[], p_payload text[],
+                                                     p_at text[], p_x bigint[],
+                                                     OUT first_id bigint, OUT written bigint, OUT skipped bigint)
+LANGUAGE sql AS $$
+    SELECT a.first_id, a.written, a.skipped
+    FROM tickerboard_capture_append(p_prev, p_lsn, p_stream_mode, p_changes, p_ord, p_event, p_key, p_payload, p_at, p_x) a
+$$;
+
 DO $$
+DECLARE
+    f text;
 BEGIN
-    EXECUTE format('ALTER FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]) SET search_path = %I, pg_temp', current_schema());
+    FOREACH f IN ARRAY ARRAY['tickerboard_capture_append(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[])', 'tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[])'] LOOP
+        EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f, current_schema());
+    END LOOP;
 END
 $$;
-ALTER FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]) SET lock_timeout = '5s';
-REVOKE EXECUTE ON FUNCTION tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]) FROM PUBLIC;
+ALTER FUNCTION tickerboard_capture_append(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]) SET lock_timeout = '5s';
+REVOKE EXECUTE ON FUNCTION tickerboard_capture_append(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]), tickerboard_capture_apply(pg_lsn, pg_lsn, text, jsonb, bigint[], text[], text[], text[], text[], bigint[]) FROM PUBLIC;

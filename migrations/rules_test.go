@@ -213,6 +213,8 @@ COMMIT;`},
 			writer: "permission denied for table capture_progress"},
 		{rule: "capture applied by hand", sql: `SELECT tickerboard_capture_apply(NULL, '0/1', 'wal', '[]', '{}', '{}', '{}', '{}', '{}', '{}');`, writerOnly: true,
 			writer: "permission denied for function tickerboard_capture_apply"},
+		{rule: "capture appended by hand", sql: `SELECT tickerboard_capture_append(NULL, '0/1', 'wal', '[]', '{}', '{}', '{}', '{}', '{}', '{}');`, writerOnly: true,
+			writer: "permission denied for function tickerboard_capture_append"},
 		{rule: "emitted event forged", sql: `INSERT INTO capture_emit (event, key, payload) VALUES ('price', 'ACME', '{}');`, writerOnly: true,
 			writer: "permission denied for table capture_emit"},
 		// A good change and a bad one in one transaction: the good one is undone too.

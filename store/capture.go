@@ -185,7 +185,7 @@ func (s *Store) CaptureStatus(ctx context.Context) (CaptureStatus, error) {
 
 // Capture is the WAL capture: run by the leading instance only, it streams committed
 // changes of the published tables from the replication slot, in commit order, and
-// appends them to the log with tickerboard_capture_apply, as many transactions per
+// appends them to the log with tickerboard_capture_append, as many transactions per
 // call as have arrived. Its position lives in the database (capture_progress), so a
 // new leader continues exactly where the log is; the slot keeps the WAL meanwhile.
 type Capture struct {
@@ -228,7 +228,7 @@ func NewCapture(s *Store, logger *slog.Logger) *Capture {
 // and everything committed from now on will be decoded by it.
 func (c *Capture) Streaming() bool { return c.streaming.Load() }
 
-// change is one row change for tickerboard_capture_apply: a JSON object for the SQL to
+// change is one row change for tickerboard_capture_append: a JSON object for the SQL to
 // make into events, or a price event built here (quoteJSON).
 type change struct {
 	json    []byte
@@ -737,7 +737,7 @@ func (l *listenerSpacing) get(ctx context.Context) time.Duration {
 	return l.spacing
 }
 
-// apply calls tickerboard_capture_apply and returns the new applied LSN, at.
+// apply calls tickerboard_capture_append and returns the new applied LSN, at.
 func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode string, changes []change) (*string, error) {
 	arr := make([]byte, 0, 1024)
 	arr = append(arr, '[')
@@ -765,7 +765,7 @@ func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode
 	var first *int64
 	var written, skipped int64
 	var note *string
-	err := c.conn.QueryRow(ctx, `SELECT first_id, written, skipped, note FROM tickerboard_capture_apply($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb,
+	err := c.conn.QueryRow(ctx, `SELECT first_id, written, skipped, note FROM tickerboard_capture_append($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb,
 		$5, $6, $7, $8, $9, $10)`,
 		prev, at, streamMode, string(arr), ord, events, keys, payloads, ats, xs).Scan(&first, &written, &skipped, &note)
 	if err != nil {

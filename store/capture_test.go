@@ -510,3 +510,42 @@ func TestCaptureSpacesAppendsWhileOthersListen(t *testing.T) {
 	}
 	t.Logf("20 commits, %d notifications", notes)
 }
+
+// Binaries from before migration 000005 call tickerboard_capture_apply and read its
+// three columns: during a rolling upgrade an old leader goes on appending.
+func TestCaptureApplyKeepsItsOldShape(t *testing.T) {
+	st, _ := testdb.Open(t)
+	ctx := context.Background()
+	var xid int64
+	if err := st.Pool().QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint & 4294967295`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	before := headID(t, st)
+	rows, err := st.Pool().Query(ctx, `SELECT * FROM tickerboard_capture_apply(
+		(SELECT applied_lsn FROM capture_progress), '0/10', 'wal', '[]',
+		ARRAY[0]::bigint[], ARRAY['price'], ARRAY['OLDB'], ARRAY['{"symbol": "OLDB", "price": 1}'],
+		ARRAY['2026-12-01T00:00:00+00:00'], ARRAY[$1]::bigint[])`, xid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for _, f := range rows.FieldDescriptions() {
+		cols = append(cols, f.Name)
+	}
+	var first, written, skipped int64
+	for rows.Next() {
+		if err := rows.Scan(&first, &written, &skipped); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(cols) != "[first_id written skipped]" || first != before+1 || written != 1 || skipped != 0 {
+		t.Fatalf("tickerboard_capture_apply returned %v = %d, %d, %d; want [first_id written skipped] = %d, 1, 0",
+			cols, first, written, skipped, before+1)
+	}
+	if evs := events(t, st, before); len(evs) != 1 || evs[0].Key != "OLDB" {
+		t.Fatalf("logged %v, want the one price event", evs)
+	}
+}

@@ -306,7 +306,7 @@ func (n *Notifier) publishNextLocked(evs []Event, counter *atomic.Int64) bool {
 }
 
 // Offer publishes the events one of this instance's own appends carries (note is the
-// text of its notification, which tickerboard_capture_apply also returns), when they
+// text of its notification, which tickerboard_capture_append also returns), when they
 // follow on from Last and nothing else is publishing: the instance that captures need
 // not wait for its NOTIFY to come back through Postgres. Whatever Offer leaves, the
 // notification or the log delivers as before; what it took, they skip as read. It
@@ -325,7 +325,7 @@ func (n *Notifier) Offer(note string) {
 
 const maxEventID = int64(^uint64(0) >> 1)
 
-// carriedEvent is one event as tickerboard_capture_apply's notification carries it.
+// carriedEvent is one event as the capture's append's notification carries it.
 type carriedEvent struct {
 	ID        int64           `json:"id"`
 	Event     string          `json:"event"`
