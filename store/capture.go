@@ -261,19 +261,11 @@ func (c *Capture) Run(ctx context.Context) error {
 	slot := s.CaptureSlot()
 	// The session that appends to the log holds the capture lock while it lives:
 	// listeners believe events carried in a notification only from its holder.
-	acfg := s.ConnConfig()
-	acfg.RuntimeParams["application_name"] = CaptureApplyApplicationName
-	connectCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	applyConn, err := pgx.ConnectConfig(connectCtx, acfg)
-	cancel()
+	applyConn, err := s.session(ctx, CaptureApplyApplicationName, 10*time.Second)
 	if err != nil {
 		return fmt.Errorf("capture: connect: %w", err)
 	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		applyConn.Close(closeCtx) // ends the session, which releases the lock
-	}()
+	defer hangUp(applyConn) // ends the session, which releases the lock
 	var got bool
 	if err := applyConn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", CaptureLockKey).Scan(&got); err != nil {
 		return fmt.Errorf("capture: take the capture lock: %w", err)
@@ -294,17 +286,13 @@ func (c *Capture) Run(ctx context.Context) error {
 	cfg.RuntimeParams["replication"] = "database"
 	cfg.RuntimeParams["application_name"] = CaptureApplicationName
 	cfg.RuntimeParams["DateStyle"] = "ISO" // the text forms quoteJSON reads
-	connectCtx, cancel = context.WithTimeout(ctx, 10*time.Second)
+	connectCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	conn, err := pgconn.ConnectConfig(connectCtx, &cfg.Config)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("capture: connect for replication: %w", err)
 	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		conn.Close(closeCtx)
-	}()
+	defer hangUp(conn)
 
 	created, err := c.ensureSlot(ctx, conn, slot)
 	if err != nil {

@@ -61,20 +61,12 @@ const LeaderApplicationName = "tickerboard-leader"
 
 // term connects, tries the lock, and if it gets it leads until the session or lead ends.
 func (l *Leader) term(ctx context.Context, lead func(context.Context) error) error {
-	cfg := l.store.ConnConfig()
-	cfg.RuntimeParams["application_name"] = LeaderApplicationName
-	connectCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	conn, err := pgx.ConnectConfig(connectCtx, cfg)
-	cancel()
+	conn, err := l.store.session(ctx, LeaderApplicationName, 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		conn.Close(closeCtx) // ends the session, which releases the lock
-	}()
-	var warned int32 // the foreign holder last warned about
+	defer hangUp(conn) // ends the session, which releases the lock
+	var warned int32   // the foreign holder last warned about
 	for {
 		var got bool
 		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", LeaderLockKey).Scan(&got); err != nil {

@@ -29,7 +29,6 @@ const ListenerApplicationName = "tickerboard-listener"
 // committed meanwhile is lost.
 type Notifier struct {
 	store   *Store
-	config  *pgx.ConnConfig
 	publish func([]Event)
 	logger  *slog.Logger
 
@@ -63,7 +62,6 @@ type Notifier struct {
 func NewNotifier(s *Store, after int64, publish func([]Event), logger *slog.Logger) *Notifier {
 	n := &Notifier{
 		store:      s,
-		config:     s.ConnConfig(),
 		publish:    publish,
 		logger:     logger,
 		Batch:      2000,
@@ -72,7 +70,6 @@ func NewNotifier(s *Store, after int64, publish func([]Event), logger *slog.Logg
 		MaxBackoff: 3 * time.Second,
 		changed:    make(chan struct{}),
 	}
-	n.config.RuntimeParams["application_name"] = ListenerApplicationName
 	n.last.Store(after)
 	return n
 }
@@ -139,17 +136,11 @@ func (n *Notifier) Run(ctx context.Context) error {
 // so no commit slips between the catch-up and the first notification. healthy reports
 // whether it got as far as listening.
 func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
-	connectCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	conn, err := pgx.ConnectConfig(connectCtx, n.config)
-	cancel()
+	conn, err := n.store.session(ctx, ListenerApplicationName, 5*time.Second)
 	if err != nil {
 		return false, fmt.Errorf("connect: %w", err)
 	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		conn.Close(closeCtx)
-	}()
+	defer hangUp(conn)
 	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
 		return false, fmt.Errorf("listen %q: %w", Channel, err)
 	}

@@ -53,6 +53,25 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // such as the Notifier's LISTEN and the Leader's advisory lock.
 func (s *Store) ConnConfig() *pgx.ConnConfig { return s.pool.Config().ConnConfig.Copy() }
 
+// session opens a connection of its own (not the pool's), named name in
+// pg_stat_activity, waiting at most timeout for it: for what must hold one session
+// (LISTEN, a session's advisory lock). End it with hangUp.
+func (s *Store) session(ctx context.Context, name string, timeout time.Duration) (*pgx.Conn, error) {
+	cfg := s.ConnConfig()
+	cfg.RuntimeParams["application_name"] = name
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// hangUp ends a session of its own (and with it the session's advisory locks),
+// waiting at most a second, whatever the caller's context.
+func hangUp(c interface{ Close(context.Context) error }) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c.Close(ctx)
+}
+
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
