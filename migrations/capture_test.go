@@ -167,6 +167,57 @@ SELECT count(*) AS shadow_rows FROM events;`, price))
 	}
 }
 
+// A session's search_path cannot change what the fill triggers do. Were they to look
+// names up on it, a schema ahead of pg_catalog with its own clock_timestamp() and
+// operators (a <= that calls every price not positive, an = that calls it NaN) would
+// stamp rows in 2001 and leave the day's open, high and low unfilled. The triggers
+// name everything with its schema instead of pinning search_path with a SET clause,
+// which Postgres pays for on every row (migration 000006).
+func TestSearchPathCannotChangeTheFills(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	mustPsql(t, dbURL, `CREATE SCHEMA evil;
+CREATE FUNCTION evil.clock_timestamp() RETURNS timestamptz LANGUAGE sql AS 'SELECT timestamptz ''2001-01-01 00:00:00+00''';
+CREATE FUNCTION evil.le(numeric, integer) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR evil.<= (LEFTARG = numeric, RIGHTARG = integer, FUNCTION = evil.le);
+CREATE FUNCTION evil.eq(numeric, numeric) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR evil.= (LEFTARG = numeric, RIGHTARG = numeric, FUNCTION = evil.eq);
+GRANT USAGE ON SCHEMA evil TO tickerboard_writer;`)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for i, as := range []struct{ role, url string }{{"postgres", dbURL}, {"writer", writerURL(t, dbURL)}} {
+		sym := fmt.Sprintf("HJK%d", i)
+		mustPsql(t, as.url, fmt.Sprintf(`SET search_path = evil, pg_catalog, public;
+INSERT INTO quotes (symbol, price) VALUES ('%[1]s', 10);
+UPDATE quotes SET price = 12 WHERE symbol = '%[1]s';
+UPDATE quotes SET price = 11 WHERE symbol = '%[1]s';
+UPDATE market SET session = 'open';`, sym))
+		var got string
+		if err := conn.QueryRow(ctx, `SELECT concat_ws(' ', q.price, q.prev_close, q.day_open, q.day_high, q.day_low,
+				q.updated_at > '2002-01-01', m.updated_at > '2002-01-01')
+			FROM quotes q, market m WHERE q.symbol = $1`, sym).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		// price, prev_close, day_open, day_high, day_low; both rows stamped now
+		if want := "11.0000 10.0000 10.0000 12.0000 10.0000 t t"; got != want {
+			t.Errorf("as %s with evil first on its search_path: quote and market %q, want %q", as.role, got, want)
+		}
+	}
+	var pinned string
+	if err := conn.QueryRow(ctx, `SELECT coalesce(string_agg(proname, ','), '') FROM pg_proc
+		WHERE proname IN ('quotes_fill', 'market_fill') AND proconfig IS NOT NULL`).Scan(&pinned); err != nil {
+		t.Fatal(err)
+	}
+	if pinned != "" {
+		t.Errorf("%s carry a SET clause, which every changed row pays for", pinned)
+	}
+}
+
 // Ids only go up: not back after `setval`, and not stuck behind a row written far
 // ahead (possible only for a superuser who first disables the log's guard).
 func TestEventIDsNeverGoBackwards(t *testing.T) {
