@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/store"
 )
 
 // logged is one row of the event log, its payload decoded.
@@ -305,6 +306,74 @@ func TestOrderingLockWaitIsBounded(t *testing.T) {
 	last := head(t, dbURL)
 	mustPsql(t, writerURL(t, dbURL), `UPDATE quotes SET price = 42 WHERE symbol = 'ACME';`)
 	expectLog(t, dbURL, last, "after the lock was released", wantEvent{"price", "ACME", map[string]any{"price": 42.0}})
+}
+
+// The capture's append takes its locks in the order TRUNCATE … CASCADE does — quotes,
+// then price_ticks — so a writer's TRUNCATE and the append may wait for each other but
+// never deadlock. (An append that held price_ticks while it waited for quotes deadlocked
+// with a TRUNCATE quotes CASCADE that held quotes and asked for price_ticks, and Postgres
+// cancelled one of the two: sometimes the writer's TRUNCATE.) Here a session holds
+// quotes as TRUNCATE would when the append has a price change to log; the append must
+// wait for it holding nothing a TRUNCATE needs, then log the change once quotes is free.
+func TestCaptureAppendTakesLocksInTruncatesOrder(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	testdb.RequireWALCapture(t, st)
+	stop := testdb.RunCapture(t, st)
+	after := head(t, dbURL)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	connect := func() *pgx.Conn {
+		c, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(context.Background()) })
+		return c
+	}
+	// With the capture stopped, a price change commits and quotes is locked as TRUNCATE
+	// locks it; the capture, started again, must log the change with quotes taken.
+	stop()
+	testdb.Exec(t, dbURL, `SELECT pg_terminate_backend(active_pid, 10000) FROM pg_replication_slots
+		WHERE database = current_database() AND active_pid IS NOT NULL`)
+	mustPsql(t, writerURL(t, dbURL), `INSERT INTO quotes (symbol, price) VALUES ('LOCK', 10);`)
+	holder := connect()
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE quotes IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	testdb.RunCapture(t, st)
+
+	// The append's session, once it waits for a lock: which relation it waits for, and
+	// which board tables it holds meanwhile. (Postgres has no event for "now waiting".)
+	var waitsFor, holds string
+	for {
+		err := holder.QueryRow(ctx, `SELECT w.relation::regclass::text,
+				coalesce((SELECT string_agg(h.relation::regclass::text || ' ' || h.mode, ', ' ORDER BY h.relation::regclass::text)
+				          FROM pg_locks h WHERE h.pid = w.pid AND h.granted
+				            AND h.relation IN ('quotes'::regclass, 'price_ticks'::regclass, 'capture_emit'::regclass)), '')
+			FROM pg_locks w JOIN pg_stat_activity a ON a.pid = w.pid
+			WHERE a.application_name = $1 AND a.datname = current_database() AND NOT w.granted AND w.locktype = 'relation'`,
+			store.CaptureApplyApplicationName).Scan(&waitsFor, &holds)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, pgx.ErrNoRows) || ctx.Err() != nil {
+			t.Fatalf("waiting for the append to wait for a lock: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if waitsFor != "quotes" || holds != "" {
+		t.Errorf("the append waits for %s holding %q; want it to wait for quotes holding none of quotes, price_ticks, capture_emit", waitsFor, holds)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testdb.AwaitCapture(t, dbURL)
+	expectLog(t, dbURL, after, "the price, once quotes was free", wantEvent{"price", "LOCK", map[string]any{"price": 10.0}})
 }
 
 // Every change to a board table is an event: corrected plays keep the totals right,

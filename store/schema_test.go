@@ -20,7 +20,7 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	for _, step := range []struct {
 		dir  string
 		want uint
-	}{{"down", 5}, {"down", 4}, {"down", 3}, {"down", 2}, {"down", 1}, {"down", 0}, {"up", 6}, {"down", 5}, {"up", 6}, {"down-all", 0}, {"up", 6}, {"up", 6}} {
+	}{{"down", 6}, {"down", 5}, {"down", 4}, {"down", 3}, {"down", 2}, {"down", 1}, {"down", 0}, {"up", 7}, {"down", 6}, {"up", 7}, {"down-all", 0}, {"up", 7}, {"up", 7}} {
 		v, err := st.Migrate(step.dir)
 		if err != nil {
 			t.Fatalf("migrate %s: %v", step.dir, err)
@@ -34,8 +34,8 @@ func TestMigrationsUpDownUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, dirty, err := st.SchemaVersion()
-	if err != nil || v != 6 || dirty {
-		t.Fatalf("SchemaVersion = %d, %t, %v; want 6, false, nil", v, dirty, err)
+	if err != nil || v != 7 || dirty {
+		t.Fatalf("SchemaVersion = %d, %t, %v; want 7, false, nil", v, dirty, err)
 	}
 }
 
@@ -77,7 +77,7 @@ func TestMigrationForwardDropsUndeliverableRows(t *testing.T) {
 			('note', '', jsonb_build_object('text', repeat('x', 20000)));
 		INSERT INTO events (event, key, payload, created_at) VALUES ('note', '', '{}', 'infinity');
 		INSERT INTO events (id, event, key, payload) VALUES (5000000, 'note', 'far', '{}');`)
-	if v, err := st.Migrate("up"); err != nil || v != 6 {
+	if v, err := st.Migrate("up"); err != nil || v != 7 {
 		t.Fatalf("migrate up to the latest: %d, %v", v, err)
 	}
 	got := events(t, st, 0)
@@ -101,7 +101,7 @@ func TestMigrationForwardDropsUndeliverableRows(t *testing.T) {
 // migrateDownTo1 takes st's schema back to 000001, one migration at a time.
 func migrateDownTo1(t *testing.T, st *store.Store) {
 	t.Helper()
-	for _, want := range []uint{5, 4, 3, 2, 1} {
+	for _, want := range []uint{6, 5, 4, 3, 2, 1} {
 		if v, err := st.Migrate("down"); err != nil || v != want {
 			t.Fatalf("migrate down to %d: %d, %v", want, v, err)
 		}
@@ -112,7 +112,7 @@ func migrateDownTo1(t *testing.T, st *store.Store) {
 // event name again, and tickerboard_emit still its owner's, with its search_path pinned.
 func TestMigrationDownRestores000002(t *testing.T) {
 	st, url := testdb.Open(t)
-	for _, want := range []uint{5, 4, 3, 2} {
+	for _, want := range []uint{6, 5, 4, 3, 2} {
 		if v, err := st.Migrate("down"); err != nil || v != want {
 			t.Fatalf("migrate down to %d: %d, %v", want, v, err)
 		}

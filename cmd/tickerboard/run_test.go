@@ -125,10 +125,10 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	for _, step := range []struct{ cmd, want string }{
 		{"version", "version 0 (dirty: false)"},
-		{"up", "now at version 6"},
-		{"version", "version 6 (dirty: false)"},
-		{"down", "now at version 5"},
-		{"up", "now at version 6"},
+		{"up", "now at version 7"},
+		{"version", "version 7 (dirty: false)"},
+		{"down", "now at version 6"},
+		{"up", "now at version 7"},
 	} {
 		var out, errOut bytes.Buffer
 		if err := run(context.Background(), []string{"migrate", step.cmd}, env, &out, &errOut); err != nil {
