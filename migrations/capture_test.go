@@ -376,6 +376,66 @@ func TestCaptureAppendTakesLocksInTruncatesOrder(t *testing.T) {
 	expectLog(t, dbURL, after, "the price, once quotes was free", wantEvent{"price", "LOCK", map[string]any{"price": 10.0}})
 }
 
+// A quote deleted while the capture appends its last price change: the sparkline's tick
+// for it is left out, and the capture goes on. (The append reads the quote before the
+// DELETE commits and inserts the tick, whose foreign key fails once the DELETE commits;
+// the capture stopped and started over. Now it calls the append again.) Here the DELETE
+// is held open until the append waits for it, then committed.
+func TestCaptureAppendSkipsTicksOfQuotesDeletedMeanwhile(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	testdb.RequireWALCapture(t, st)
+	stop := testdb.RunCapture(t, st)
+	after := head(t, dbURL)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stop()
+	testdb.Exec(t, dbURL, `SELECT pg_terminate_backend(active_pid, 10000) FROM pg_replication_slots
+		WHERE database = current_database() AND active_pid IS NOT NULL`)
+	mustPsql(t, writerURL(t, dbURL), `INSERT INTO quotes (symbol, price) VALUES ('GONE', 10);`)
+	deleter, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deleter.Close(context.Background())
+	tx, err := deleter.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM quotes WHERE symbol = 'GONE'`); err != nil {
+		t.Fatal(err)
+	}
+	testdb.RunCapture(t, st) // its Run must not end with an error (checked when the test ends)
+
+	// Once the append waits for the DELETE (Postgres has no event for "now waiting"), commit it.
+	for {
+		var waiting bool
+		if err := deleter.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE a.application_name = $1 AND a.datname = current_database() AND NOT l.granted)`,
+			store.CaptureApplyApplicationName).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testdb.AwaitCapture(t, dbURL)
+	expectLog(t, dbURL, after, "the price and the delete",
+		wantEvent{"price", "GONE", map[string]any{"price": 10.0}},
+		wantEvent{"price", "GONE", map[string]any{"deleted": true}})
+	var ticks int
+	if err := deleter.QueryRow(ctx, `SELECT count(*) FROM price_ticks WHERE symbol = 'GONE'`).Scan(&ticks); err != nil {
+		t.Fatal(err)
+	}
+	if ticks != 0 {
+		t.Errorf("%d ticks left for the deleted quote", ticks)
+	}
+}
+
 // Every change to a board table is an event: corrected plays keep the totals right,
 // key changes remove the old key first, TRUNCATE of any board table resets.
 func TestEveryChangeIsAnEvent(t *testing.T) {
