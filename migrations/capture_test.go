@@ -317,59 +317,25 @@ func TestOrderingLockWaitIsBounded(t *testing.T) {
 // wait for it holding nothing a TRUNCATE needs, then log the change once quotes is free.
 func TestCaptureAppendTakesLocksInTruncatesOrder(t *testing.T) {
 	st, dbURL := testdb.Open(t)
-	testdb.RequireWALCapture(t, st)
-	stop := testdb.RunCapture(t, st)
 	after := head(t, dbURL)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	connect := func() *pgx.Conn {
-		c, err := pgx.Connect(ctx, dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(context.Background()) })
-		return c
-	}
-	// With the capture stopped, a price change commits and quotes is locked as TRUNCATE
-	// locks it; the capture, started again, must log the change with quotes taken.
-	stop()
-	testdb.Exec(t, dbURL, `SELECT pg_terminate_backend(active_pid, 10000) FROM pg_replication_slots
-		WHERE database = current_database() AND active_pid IS NOT NULL`)
-	mustPsql(t, writerURL(t, dbURL), `INSERT INTO quotes (symbol, price) VALUES ('LOCK', 10);`)
-	holder := connect()
-	tx, err := holder.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `LOCK TABLE quotes IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
-	testdb.RunCapture(t, st)
+	held, pid := appendAgainstHeldLock(ctx, t, st, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('LOCK', 10);`,
+		`LOCK TABLE quotes IN ACCESS EXCLUSIVE MODE`)
 
-	// The append's session, once it waits for a lock: which relation it waits for, and
-	// which board tables it holds meanwhile. (Postgres has no event for "now waiting".)
+	// What the append waits for, and which board tables it holds meanwhile.
 	var waitsFor, holds string
-	for {
-		err := holder.QueryRow(ctx, `SELECT w.relation::regclass::text,
-				coalesce((SELECT string_agg(h.relation::regclass::text || ' ' || h.mode, ', ' ORDER BY h.relation::regclass::text)
-				          FROM pg_locks h WHERE h.pid = w.pid AND h.granted
-				            AND h.relation IN ('quotes'::regclass, 'price_ticks'::regclass, 'capture_emit'::regclass)), '')
-			FROM pg_locks w JOIN pg_stat_activity a ON a.pid = w.pid
-			WHERE a.application_name = $1 AND a.datname = current_database() AND NOT w.granted AND w.locktype = 'relation'`,
-			store.CaptureApplyApplicationName).Scan(&waitsFor, &holds)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, pgx.ErrNoRows) || ctx.Err() != nil {
-			t.Fatalf("waiting for the append to wait for a lock: %v", err)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := held.QueryRow(ctx, `SELECT coalesce(w.relation::regclass::text, w.locktype),
+			coalesce((SELECT string_agg(h.relation::regclass::text || ' ' || h.mode, ', ' ORDER BY h.relation::regclass::text)
+			          FROM pg_locks h WHERE h.pid = w.pid AND h.granted
+			            AND h.relation IN ('quotes'::regclass, 'price_ticks'::regclass, 'capture_emit'::regclass)), '')
+		FROM pg_locks w WHERE w.pid = $1 AND NOT w.granted`, pid).Scan(&waitsFor, &holds); err != nil {
+		t.Fatal(err)
 	}
 	if waitsFor != "quotes" || holds != "" {
 		t.Errorf("the append waits for %s holding %q; want it to wait for quotes holding none of quotes, price_ticks, capture_emit", waitsFor, holds)
 	}
-	if err := tx.Rollback(ctx); err != nil {
+	if err := held.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
 	testdb.AwaitCapture(t, dbURL)
@@ -383,56 +349,62 @@ func TestCaptureAppendTakesLocksInTruncatesOrder(t *testing.T) {
 // is held open until the append waits for it, then committed.
 func TestCaptureAppendSkipsTicksOfQuotesDeletedMeanwhile(t *testing.T) {
 	st, dbURL := testdb.Open(t)
-	testdb.RequireWALCapture(t, st)
-	stop := testdb.RunCapture(t, st)
 	after := head(t, dbURL)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	stop()
-	testdb.Exec(t, dbURL, `SELECT pg_terminate_backend(active_pid, 10000) FROM pg_replication_slots
-		WHERE database = current_database() AND active_pid IS NOT NULL`)
-	mustPsql(t, writerURL(t, dbURL), `INSERT INTO quotes (symbol, price) VALUES ('GONE', 10);`)
-	deleter, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
+	held, _ := appendAgainstHeldLock(ctx, t, st, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('GONE', 10);`,
+		`DELETE FROM quotes WHERE symbol = 'GONE'`)
+	if err := held.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer deleter.Close(context.Background())
-	tx, err := deleter.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM quotes WHERE symbol = 'GONE'`); err != nil {
-		t.Fatal(err)
-	}
-	testdb.RunCapture(t, st) // its Run must not end with an error (checked when the test ends)
-
-	// Once the append waits for the DELETE (Postgres has no event for "now waiting"), commit it.
-	for {
-		var waiting bool
-		if err := deleter.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-			WHERE a.application_name = $1 AND a.datname = current_database() AND NOT l.granted)`,
-			store.CaptureApplyApplicationName).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	testdb.AwaitCapture(t, dbURL)
+	testdb.AwaitCapture(t, dbURL) // the capture's Run must not end with an error (checked when the test ends)
 	expectLog(t, dbURL, after, "the price and the delete",
 		wantEvent{"price", "GONE", map[string]any{"price": 10.0}},
 		wantEvent{"price", "GONE", map[string]any{"deleted": true}})
 	var ticks int
-	if err := deleter.QueryRow(ctx, `SELECT count(*) FROM price_ticks WHERE symbol = 'GONE'`).Scan(&ticks); err != nil {
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM price_ticks WHERE symbol = 'GONE'`).Scan(&ticks); err != nil {
 		t.Fatal(err)
 	}
 	if ticks != 0 {
 		t.Errorf("%d ticks left for the deleted quote", ticks)
+	}
+}
+
+// appendAgainstHeldLock makes the WAL capture append change while another session holds
+// what hold takes: with the capture stopped, the writer commits change and a transaction
+// runs hold; the capture, started again, decodes the change and appends it. It returns
+// once the append waits for a lock, with the holding transaction (still open) and the
+// append session's pid.
+func appendAgainstHeldLock(ctx context.Context, t *testing.T, st *store.Store, dbURL, change, hold string) (pgx.Tx, uint32) {
+	t.Helper()
+	testdb.RequireWALCapture(t, st)
+	testdb.RunCapture(t, st)() // the switch to the WAL made, and the slot there; then stopped
+	mustPsql(t, writerURL(t, dbURL), change)
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, hold); err != nil {
+		t.Fatal(err)
+	}
+	testdb.RunCapture(t, st)
+	for { // (Postgres has no event for "now waiting")
+		var pid uint32
+		err := tx.QueryRow(ctx, `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE a.application_name = $1 AND a.datname = current_database() AND NOT l.granted LIMIT 1`,
+			store.CaptureApplyApplicationName).Scan(&pid)
+		if err == nil {
+			return tx, pid
+		}
+		if !errors.Is(err, pgx.ErrNoRows) || ctx.Err() != nil {
+			t.Fatalf("waiting for the append to wait for a lock: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -200,10 +200,7 @@ func TestCaptureResetsWhenItsSlotIsGone(t *testing.T) {
 	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('GONE', 10)`)
 	stop := runCapture(t, st)
 	stop()
-	// The capture has closed its replication connection; its WAL sender may still be
-	// ending (and holding the slot): wait for it to exit, then drop the slot.
-	testdb.Exec(t, dbURL, `SELECT pg_terminate_backend(active_pid, 10000) FROM pg_replication_slots
-		WHERE slot_name = $1 AND active_pid IS NOT NULL`, st.CaptureSlot())
+	testdb.ReleaseSlot(t, st)
 	testdb.Exec(t, dbURL, `SELECT pg_drop_replication_slot($1)`, st.CaptureSlot())
 	testdb.Exec(t, dbURL, `UPDATE quotes SET price = 11 WHERE symbol = 'GONE'`) // never decoded
 	before := headID(t, st)

@@ -229,6 +229,7 @@ func RunCapture(t testing.TB, st *store.Store, adjust ...func(*store.Capture)) (
 			if err := <-done; err != nil {
 				t.Errorf("capture: %v", err)
 			}
+			ReleaseSlot(t, st)
 		})
 	}
 	t.Cleanup(stop)
@@ -244,6 +245,19 @@ func RunCapture(t testing.TB, st *store.Store, adjust ...func(*store.Capture)) (
 		time.Sleep(5 * time.Millisecond) // Streaming is a flag, not an event
 	}
 	return stop
+}
+
+// ReleaseSlot waits until no WAL sender holds st's capture slot: a stopped capture has
+// closed its replication connection, but its sender may still be exiting, and a
+// capture started (or a slot dropped) meanwhile would find the slot in use.
+func ReleaseSlot(t testing.TB, st *store.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := st.Pool().Exec(ctx, `SELECT pg_terminate_backend(active_pid, 10000) FROM pg_replication_slots
+		WHERE slot_name = $1 AND active_pid IS NOT NULL`, st.CaptureSlot()); err != nil {
+		t.Fatalf("release the capture slot: %v", err)
+	}
 }
 
 // isObjectInUse: Postgres refused because something still uses the object (55006).
