@@ -194,7 +194,8 @@ func newTab(t testing.TB, browser context.Context, name string, opts ...tabOptio
 	return tb
 }
 
-// open loads the board at url and waits until it is live with its snapshot shown.
+// open loads the board at url and waits until it is live with its snapshot on the
+// page: received is not enough, the snapshot is painted in the next animation frame.
 func (tb *tab) open(url string) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout)
@@ -202,7 +203,7 @@ func (tb *tab) open(url string) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		tb.t.Fatalf("tab %s: load %s: %v", tb.name, url, err)
 	}
-	tb.waitFor("the board to be live", `window.tickerboard?.state === 'live' && window.tickerboard.stats.snapshots > 0`)
+	tb.waitFor("the board to be live", `window.tickerboard?.state === 'live' && window.tickerboard.stats.snapshotsShown > 0`)
 }
 
 // waitFor polls the page until the JavaScript expression is truthy, failing the test

@@ -40,7 +40,8 @@ const lag = new LagStats(1000);
 const stats = {
   events: 0, // events applied
   repeats: 0, // events dropped as already seen
-  snapshots: 0,
+  snapshots: 0, // snapshots received
+  snapshotsShown: 0, // snapshots painted (the page shows them once this counts them)
   resets: 0,
   histories: 0,
   heartbeats: 0,
@@ -165,6 +166,7 @@ function paint() {
   if (syncAll || marketDirty) showMarket();
   marketDirty = false;
   if (syncAll) {
+    stats.snapshotsShown++;
     ticker.sync();
     scoreboard.sync();
   } else {
