@@ -87,13 +87,23 @@ const maxPrice = 9_999_999_999
 // costs one statement (and one commit) per tick rather than one per symbol. Each row
 // still fires its own price event. It returns how many quotes it moved: fewer than
 // len(moves) means some were deleted.
+//
+// The UPDATE is planned for each tick (pgx.QueryExecModeExec: an unnamed statement,
+// which Postgres plans with the tick's own arrays and the table as it is now). A
+// prepared statement's generic plan is made once: made while quotes was small, it
+// joins the tick to a scan of the whole table, and it kept doing so while the table
+// grew — by new symbols, or by the dead row versions a fast feed leaves until
+// autovacuum comes, 30 MB for 1,000 quotes within 20 s at 40,000 changes/s. The writer
+// then spent 40 % of its CPU reading them. Planning each tick costs 0.1–0.2 ms (200
+// symbols), and the plan follows the table: the primary key once scanning would cost
+// more.
 func (s *Store) MoveQuotes(ctx context.Context, moves []QuoteMove) (int64, error) {
 	symbols, factors, volumes := splitMoves(moves)
 	tag, err := s.pool.Exec(ctx, `UPDATE quotes q SET
 			price = least(greatest(round(q.price * m.factor::numeric, 4), 0.0001), $4),
 			volume = q.volume + m.volume
 		FROM unnest($1::text[], $2::float8[], $3::bigint[]) AS m(symbol, factor, volume)
-		WHERE q.symbol = m.symbol`, symbols, factors, volumes, maxPrice)
+		WHERE q.symbol = m.symbol`, pgx.QueryExecModeExec, symbols, factors, volumes, maxPrice)
 	if err != nil {
 		return 0, fmt.Errorf("move %d quotes: %w", len(moves), err)
 	}
@@ -103,7 +113,7 @@ func (s *Store) MoveQuotes(ctx context.Context, moves []QuoteMove) (int64, error
 // OpenTradingDay starts a new trading day for the given quotes in one UPDATE: the last
 // price becomes prev_close, the price gaps by Factor (the overnight move), the day's
 // open, high and low start again from it (the quotes_fill trigger fills them) and the
-// volume starts again from Volume.
+// volume starts again from Volume. It is planned each time, as MoveQuotes is.
 func (s *Store) OpenTradingDay(ctx context.Context, gaps []QuoteMove) (int64, error) {
 	symbols, factors, volumes := splitMoves(gaps)
 	tag, err := s.pool.Exec(ctx, `UPDATE quotes q SET
@@ -112,7 +122,7 @@ func (s *Store) OpenTradingDay(ctx context.Context, gaps []QuoteMove) (int64, er
 			day_open = NULL, day_high = NULL, day_low = NULL,
 			volume = m.volume
 		FROM unnest($1::text[], $2::float8[], $3::bigint[]) AS m(symbol, factor, volume)
-		WHERE q.symbol = m.symbol`, symbols, factors, volumes, maxPrice)
+		WHERE q.symbol = m.symbol`, pgx.QueryExecModeExec, symbols, factors, volumes, maxPrice)
 	if err != nil {
 		return 0, fmt.Errorf("open trading day for %d quotes: %w", len(gaps), err)
 	}

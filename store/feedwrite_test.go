@@ -92,6 +92,61 @@ func TestMoveQuotesIsOneStatementPerTick(t *testing.T) {
 	}
 }
 
+// The feed's UPDATE must not keep a plan made for a smaller table: a prepared
+// statement's generic plan, made while quotes held three rows, scans the whole table
+// for every tick however large it grows (by new symbols here; by dead row versions
+// under a fast feed). Autovacuum is off for quotes, so no ANALYZE replans it behind
+// the test's back.
+func TestMoveQuotesDoesNotScanATableThatGrew(t *testing.T) {
+	s, u := testdb.Open(t)
+	ctx := context.Background()
+	testdb.Exec(t, u, `ALTER TABLE quotes SET (autovacuum_enabled = off)`)
+	if _, err := s.AddQuotes(ctx, []store.NewQuote{{"AAA", "", 100}, {"BBB", "", 50}, {"CCC", "", 10}}); err != nil {
+		t.Fatal(err)
+	}
+	moves := []store.QuoteMove{{"AAA", 1.001, 1}, {"BBB", 1.001, 1}, {"CCC", 1.001, 1}}
+	const ticks = 10 // Postgres makes its generic plan after five executions
+	for range ticks {
+		if _, err := s.MoveQuotes(ctx, moves); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testdb.Exec(t, u, `INSERT INTO quotes (symbol, price) SELECT 'G' || i, 1 FROM generate_series(1, 20000) i`)
+
+	// Sessions report their table statistics within a second or so of going idle:
+	// wait until every statement so far is counted, then take one more tick.
+	conn := testdb.Conn(t, u, "")
+	if _, err := conn.Exec(ctx, `SET stats_fetch_consistency = none`); err != nil {
+		t.Fatal(err)
+	}
+	counted := func(updated int) (seqScans int64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var upd, ins int64
+			err := conn.QueryRow(ctx, `SELECT seq_scan, n_tup_upd, n_tup_ins FROM pg_stat_user_tables
+				WHERE relid = 'quotes'::regclass`).Scan(&seqScans, &upd, &ins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if upd >= int64(updated) && ins >= 20003 {
+				return seqScans
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("quotes' statistics count %d updates and %d inserts after 30 s, want %d and 20003", upd, ins, updated)
+			}
+			time.Sleep(20 * time.Millisecond) // polling the statistics view: there is no event to await
+		}
+	}
+	before := counted(ticks * len(moves))
+	if _, err := s.MoveQuotes(ctx, moves); err != nil {
+		t.Fatal(err)
+	}
+	if after := counted((ticks + 1) * len(moves)); after != before {
+		t.Errorf("moving 3 of 20,003 quotes scanned the whole table (%d sequential scans of quotes, want none)", after-before)
+	}
+}
+
 func TestMoveQuotesKeepsPricePositive(t *testing.T) {
 	s, _ := testdb.Open(t)
 	ctx := context.Background()
