@@ -410,6 +410,59 @@ func appendAgainstHeldLock(ctx context.Context, t *testing.T, st *store.Store, d
 
 // Every change to a board table is an event: corrected plays keep the totals right,
 // key changes remove the old key first, TRUNCATE of any board table resets.
+// A feed updates each quote many times a second while the capture's append holds
+// the xmin horizon (its transaction, ~100 ms for a large batch), so no old version can
+// be pruned meanwhile. The new versions must still fit on their rows' pages (HOT
+// updates, no index entries, no table growth): quotes' pages are packed loosely.
+func TestQuoteUpdatesStayOnTheirPagesWhileTheHorizonIsHeld(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	ctx := context.Background()
+	mustPsql(t, dbURL, `INSERT INTO quotes (symbol, name, price) SELECT 'S' || i, 'Symbol ' || i, 100 FROM generate_series(1, 100) i`)
+	pages := func() map[string]string {
+		t.Helper()
+		rows, err := testdb.Conn(t, dbURL, "").Query(ctx, `SELECT symbol, (ctid::text::point)[0]::text FROM quotes`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kv [2]string, err error) {
+			return kv, r.Scan(&kv[0], &kv[1])
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, kv := range m {
+			out[kv[0]] = kv[1]
+		}
+		return out
+	}
+	before := pages()
+
+	holder := testdb.Conn(t, dbURL, "")
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil { // as the append: a transaction with an xid
+		t.Fatal(err)
+	}
+	const rounds = 6
+	for range rounds {
+		mustPsql(t, dbURL, `UPDATE quotes SET price = price + 0.01`)
+	}
+	after := pages()
+	moved := 0
+	for symbol, page := range before {
+		if after[symbol] != page {
+			moved++
+		}
+	}
+	if moved > 0 {
+		t.Errorf("%d of %d quotes moved to another page within %d updates while the horizon was held (updates that are not HOT)", moved, len(before), rounds)
+	}
+}
+
 func TestEveryChangeIsAnEvent(t *testing.T) {
 	_, dbURL := testdb.Open(t)
 	everyChangeIsAnEvent(t, dbURL, func() {})

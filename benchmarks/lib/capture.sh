@@ -2,8 +2,8 @@
 # four cells of the writer-tax measurement. Source it; it uses $PG.
 
 # capture_db DB BINARY [SQL]: a fresh database migrated by BINARY with 1,000 quotes
-# S0001…S1000 (and whatever SQL adds), then quotes_plain, the same table and rows with
-# no triggers.
+# S0001…S1000 (and whatever SQL adds), then quotes_plain, the same table (columns,
+# constraints, indexes, storage parameters) and rows with no triggers.
 capture_db() {
   local db=$1 bin=$2 extra=${3:-}
   psql $PG -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
@@ -12,6 +12,10 @@ capture_db() {
 INSERT INTO quotes (symbol, price) SELECT 'S' || lpad(i::text, 4, '0'), 100 FROM generate_series(1, 1000) i;
 $extra
 CREATE TABLE quotes_plain (LIKE quotes INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+-- identical storage too: quotes' fillfactor (LIKE does not copy it)
+DO \$\$ DECLARE o text[] := (SELECT reloptions FROM pg_class WHERE oid = 'quotes'::regclass); BEGIN
+  IF o IS NOT NULL THEN EXECUTE format('ALTER TABLE quotes_plain SET (%s)', array_to_string(o, ', ')); END IF;
+END \$\$;
 INSERT INTO quotes_plain SELECT * FROM quotes;
 VACUUM ANALYZE;
 SQL

@@ -1,0 +1,1 @@
+ALTER TABLE quotes RESET (fillfactor);

@@ -1,0 +1,12 @@
+-- quotes is a small, hot table: one row per symbol, each updated many times a second
+-- by a feed. An update can stay HOT (the new version on the row's own page, no index
+-- entry) only while the page has room, and the old versions can only be pruned once no
+-- transaction could still see them. The WAL capture's append holds that horizon for as
+-- long as it runs (~100 ms for a batch of 5,000 changes), so on full pages every update
+-- meanwhile went to a new page: half of a 200-rows-a-transaction writer's updates were
+-- not HOT, and the table grew from 0.2 to 40 MB in 12 s (BENCHMARKS.md, "Fourth pass").
+-- Packing pages to a tenth leaves room for about eight new versions of every row on
+-- its page, a feed's 40 changes a second to each of 1,000 quotes over 200 ms (1,000
+-- quotes take 1 MB instead of 0.13 MB). Existing pages are not rewritten; new pages,
+-- including those a non-HOT update moves a row to, are packed to the setting.
+ALTER TABLE quotes SET (fillfactor = 10);
