@@ -233,7 +233,8 @@ leader_lock_holders() {
 # every running app instance logged `capture: wal`, capture_mode says wal, and the db
 # has exactly one replication slot, the app's (store.CaptureSlot:
 # tickerboard_<db>_<hash>), with a session streaming from it (from IP, the leader, if
-# given). The leader makes or takes the slot after its election, so that part is
+# given), and the server runs with compose.yaml's wal_writer_delay (10ms). The leader
+# makes or takes the slot after its election, so that part is
 # waited for, up to 30 s.
 expect_wal_capture() {
 	local want=${1:-} id logs mode slots name active from deadline=$((SECONDS + 30))
@@ -256,7 +257,11 @@ expect_wal_capture() {
 			die "no WAL capture${want:+ from $want} within 30s: capture_mode ${mode@Q}, replication slots (name|active|client) ${slots@Q}"
 		sleep 0.5
 	done
-	log "WAL capture: capture_mode wal, one slot $name, streamed to $from"
+	local delay
+	delay=$(psql_at "SHOW wal_writer_delay")
+	[[ $delay == 10ms ]] ||
+		die "wal_writer_delay is ${delay@Q}, not compose.yaml's 10ms: asynchronous commits would reach viewers up to that late"
+	log "WAL capture: capture_mode wal, one slot $name, streamed to $from; wal_writer_delay $delay"
 }
 
 app_image() { docker inspect -f '{{.Image}}' "$(dc ps -q app | head -n1)"; }
