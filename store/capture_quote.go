@@ -2,6 +2,7 @@ package store
 
 import (
 	"math/big"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pglogrepl"
@@ -130,6 +131,14 @@ func isoTimestamp(v string) string {
 // and change_pct = round((price − prev_close) / prev_close × 100, 4), both as
 // numeric text, rounding half away from zero as Postgres's round does.
 func quoteChange(price, prev string) (change, pct string, ok bool) {
+	if change, pct, ok := quoteChangeFixed(price, prev); ok {
+		return change, pct, true
+	}
+	return quoteChangeBig(price, prev)
+}
+
+// quoteChangeBig is quoteChange in big.Int arithmetic, for any size of value.
+func quoteChangeBig(price, prev string) (change, pct string, ok bool) {
 	p, ps, ok1 := parseDecimal(price)
 	c, cs, ok2 := parseDecimal(prev)
 	if !ok1 || !ok2 || c.Sign() <= 0 {
@@ -152,6 +161,117 @@ func quoteChange(price, prev string) (change, pct string, ok bool) {
 		}
 	}
 	return change, formatDecimal(q, 4), true
+}
+
+// quoteChangeFixed is quoteChange in int64 arithmetic, for the values that fit (every
+// numeric(14,4) price does); ok is false for the rest, which quoteChange computes
+// with big.Int, and for a previous close that is not positive.
+func quoteChangeFixed(price, prev string) (change, pct string, ok bool) {
+	p, ps, ok1 := parseFixed(price)
+	c, cs, ok2 := parseFixed(prev)
+	if !ok1 || !ok2 || c <= 0 {
+		return "", "", false
+	}
+	scale := max(ps, cs)
+	p, ok1 = rescaleFixed(p, scale-ps)
+	c, ok2 = rescaleFixed(c, scale-cs)
+	if !ok1 || !ok2 {
+		return "", "", false
+	}
+	d := p - c // both below 10^18 in magnitude: no overflow
+	if d <= -maxChangeFixed || d >= maxChangeFixed {
+		return "", "", false
+	}
+	// (d / c) × 100 at scale 4: d × 10^6 / c, rounded half away from zero.
+	num := d * 1_000_000
+	q, r := num/c, num%c
+	if r < 0 {
+		r = -r
+	}
+	if 2*r >= c {
+		if num < 0 {
+			q--
+		} else {
+			q++
+		}
+	}
+	return formatFixed(d, scale), formatFixed(q, 4), true
+}
+
+// maxChangeFixed bounds a change whose × 10^6 still fits an int64.
+const maxChangeFixed = 9_000_000_000_000
+
+// maxFixed bounds the integers parseFixed and rescaleFixed return: 18 digits.
+const maxFixed = 1_000_000_000_000_000_000
+
+// parseFixed reads Postgres's numeric text ("-12.3400") as an integer and its scale,
+// when it has at most 18 digits.
+func parseFixed(s string) (v int64, scale int, ok bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	if s == "" {
+		return 0, 0, false
+	}
+	digits, dot := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.' && !dot:
+			dot = true
+		case c >= '0' && c <= '9':
+			if digits++; digits > 18 {
+				return 0, 0, false
+			}
+			v = v*10 + int64(c-'0')
+			if dot {
+				scale++
+			}
+		default:
+			return 0, 0, false
+		}
+	}
+	if digits == 0 {
+		return 0, 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, scale, true
+}
+
+// rescaleFixed multiplies v by 10^by, when the result stays below 10^18.
+func rescaleFixed(v int64, by int) (int64, bool) {
+	for ; by > 0; by-- {
+		if v <= -maxFixed/10 || v >= maxFixed/10 {
+			return 0, false
+		}
+		v *= 10
+	}
+	return v, true
+}
+
+// formatFixed writes v / 10^scale as formatDecimal does.
+func formatFixed(v int64, scale int) string {
+	var buf, num [40]byte
+	out := buf[:0]
+	if v < 0 {
+		out = append(out, '-')
+		v = -v
+	}
+	d := strconv.AppendInt(num[:0], v, 10)
+	if len(d) <= scale { // below 1: "0.00" and the digits
+		out = append(out, '0', '.')
+		for i := len(d); i < scale; i++ {
+			out = append(out, '0')
+		}
+		return string(append(out, d...))
+	}
+	out = append(out, d[:len(d)-scale]...)
+	if scale > 0 {
+		out = append(append(out, '.'), d[len(d)-scale:]...)
+	}
+	return string(out)
 }
 
 func parseDecimal(s string) (*big.Int, int, bool) {

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -102,4 +104,60 @@ func TestQuoteJSONMatchesSQL(t *testing.T) {
 		t.Fatalf("%d of %d payloads differ", mismatched, len(all))
 	}
 	t.Logf("%d payloads identical", len(all))
+}
+
+// The int64 way of computing a quote's change must give what the big.Int way gives
+// wherever it takes the values on: random prices and closes of every scale and size
+// numeric(14,4) allows and beyond, ties at the fifth decimal, signs.
+func TestQuoteChangeFixedMatchesBig(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	number := func() string {
+		v := r.Int64N(1_000_000_000_000_000_000) >> r.IntN(60)
+		s := strconv.FormatInt(v, 10)
+		if scale := r.IntN(6); scale > 0 {
+			if len(s) <= scale {
+				s = strings.Repeat("0", scale-len(s)+1) + s
+			}
+			s = s[:len(s)-scale] + "." + s[len(s)-scale:]
+		}
+		if r.IntN(8) == 0 {
+			s = "-" + s
+		}
+		return s
+	}
+	cases := [][2]string{{"1.00005", "1"}, {"0.99995", "1"}, {"100.0050", "200"}, {"99.9950", "200"},
+		{"0.0001", "9999999999.9999"}, {"9999999999.9999", "0.0001"}, {"42", "42"}, {"0", "3"}, {"-1.5", "3"}}
+	for range 200_000 {
+		cases = append(cases, [2]string{number(), number()})
+	}
+	fast := 0
+	for _, c := range cases {
+		change, pct, ok := store.QuoteChangeFixed(c[0], c[1])
+		if !ok {
+			continue
+		}
+		fast++
+		bigChange, bigPct, bigOK := store.QuoteChangeBig(c[0], c[1])
+		if !bigOK || change != bigChange || pct != bigPct {
+			t.Fatalf("price %s, prev %s: int64 gives %s, %s; big.Int %s, %s, %t", c[0], c[1], change, pct, bigChange, bigPct, bigOK)
+		}
+	}
+	if fast < len(cases)/4 {
+		t.Fatalf("the int64 way took only %d of %d cases", fast, len(cases))
+	}
+	t.Logf("%d of %d cases computed in int64, all as big.Int does", fast, len(cases))
+}
+
+func BenchmarkQuoteChange(b *testing.B) {
+	for _, way := range []struct {
+		name string
+		f    func(string, string) (string, string, bool)
+	}{{"int64", store.QuoteChangeFixed}, {"big", store.QuoteChangeBig}} {
+		b.Run(way.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				way.f("187.4312", "185.2")
+			}
+		})
+	}
 }
