@@ -361,19 +361,25 @@ func (c *Capture) ensureSlot(ctx context.Context, conn *pgconn.PgConn, slot stri
 	s := c.store
 	var walStatus *string
 	var activePID *int32
-	err = s.pool.QueryRow(ctx, `SELECT wal_status, active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, slot).
-		Scan(&walStatus, &activePID)
+	read := func() error {
+		return s.pool.QueryRow(ctx, `SELECT wal_status, active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, slot).
+			Scan(&walStatus, &activePID)
+	}
+	err = read()
+	if err == nil && activePID != nil {
+		// A previous leader's session that has not noticed it lost the lead, or one
+		// that was still creating the slot when it was cut off: a slot being created
+		// goes with its session, so look again once the session has ended.
+		if _, err := s.pool.Exec(ctx, "SELECT pg_catalog.pg_terminate_backend($1, 5000)", *activePID); err != nil {
+			return "", fmt.Errorf("capture: end the previous capture session (pid %d): %w", *activePID, err)
+		}
+		err = read()
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
 		return "", fmt.Errorf("capture: read slot %s: %w", slot, err)
 	default:
-		if activePID != nil {
-			// A previous leader's session that has not noticed it lost the lead.
-			if _, err := s.pool.Exec(ctx, "SELECT pg_catalog.pg_terminate_backend($1, 5000)", *activePID); err != nil {
-				return "", fmt.Errorf("capture: end the previous capture session (pid %d): %w", *activePID, err)
-			}
-		}
 		if walStatus == nil || *walStatus != "lost" {
 			return "", nil
 		}

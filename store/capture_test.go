@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
 	"github.com/tickerboard/tickerboard/store"
@@ -211,6 +213,72 @@ func TestCaptureResetsWhenItsSlotIsGone(t *testing.T) {
 	if len(evs) != 2 || evs[0].Name != "reset" || !strings.Contains(string(evs[0].Payload), "capture-restarted") ||
 		evs[1].Name != "price" || !strings.Contains(string(evs[1].Payload), `"price": 12.0000`) {
 		t.Fatalf("after the slot was lost: %v, want a capture-restarted reset, then price 12", evs)
+	}
+}
+
+// A leader cut off while it was creating the capture's slot leaves a WAL sender still
+// creating it (waiting for a consistent point). The next capture ends that session,
+// and the half-made slot goes with it: the capture must make its own rather than
+// switch to the WAL and then find no slot to stream from (the fault test's "replication
+// slot does not exist", after which changes committed meanwhile were never decoded).
+func TestCaptureReplacesASlotStillBeingCreated(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	testdb.RequireWALCapture(t, st)
+	ctx := context.Background()
+	// A transaction with an xid keeps a slot's creation waiting until it ends.
+	holder, err := testdb.Conn(t, dbURL, "").Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctx)
+	if _, err := holder.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgconn.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["replication"] = "database"
+	cutOff, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cutOff.Close(ctx)
+	creating := make(chan error, 1)
+	go func() {
+		_, err := pglogrepl.CreateReplicationSlot(ctx, cutOff, st.CaptureSlot(), "pgoutput",
+			pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "NOEXPORT_SNAPSHOT"})
+		creating <- err
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var being bool
+		if err := st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots
+			WHERE slot_name = $1 AND active)`, st.CaptureSlot()).Scan(&being); err != nil {
+			t.Fatal(err)
+		}
+		if being {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slot's creation never showed in pg_replication_slots")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the catalog view: there is no event to await
+	}
+	// Once the capture has ended the creating session, let creations finish.
+	released := make(chan error, 1)
+	go func() {
+		err := <-creating
+		holder.Rollback(ctx)
+		released <- err
+	}()
+	testdb.RunCapture(t, st) // fails unless the capture streams
+	if err := <-released; err == nil {
+		t.Fatal("the cut-off creation finished: the capture should have ended its session first")
+	}
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('NEWSLOT', 10)`)
+	testdb.AwaitCapture(t, dbURL)
+	if evs := events(t, st, 0); len(evs) == 0 || evs[len(evs)-1].Name != "price" || evs[len(evs)-1].Key != "NEWSLOT" {
+		t.Fatalf("the log after the capture made its slot: %v, want NEWSLOT's price last", evs)
 	}
 }
 

@@ -236,6 +236,7 @@ func RunCapture(t testing.TB, st *store.Store, adjust ...func(*store.Capture)) (
 	for deadline := time.Now().Add(30 * time.Second); !c.Streaming(); {
 		select {
 		case err := <-done:
+			done <- err // for stop, which the cleanup runs
 			t.Fatalf("capture ended before streaming: %v", err)
 		default:
 		}
