@@ -408,8 +408,6 @@ func appendAgainstHeldLock(ctx context.Context, t *testing.T, st *store.Store, d
 	}
 }
 
-// Every change to a board table is an event: corrected plays keep the totals right,
-// key changes remove the old key first, TRUNCATE of any board table resets.
 // A feed updates each quote many times a second while the capture's append holds
 // the xmin horizon (its transaction, ~100 ms for a large batch), so no old version can
 // be pruned meanwhile. The new versions must still fit on their rows' pages (HOT
@@ -418,21 +416,17 @@ func TestQuoteUpdatesStayOnTheirPagesWhileTheHorizonIsHeld(t *testing.T) {
 	_, dbURL := testdb.Open(t)
 	ctx := context.Background()
 	mustPsql(t, dbURL, `INSERT INTO quotes (symbol, name, price) SELECT 'S' || i, 'Symbol ' || i, 100 FROM generate_series(1, 100) i`)
-	pages := func() map[string]string {
+	reader := testdb.Conn(t, dbURL, "")
+	pages := func() map[string]string { // symbol → the page its row is on
 		t.Helper()
-		rows, err := testdb.Conn(t, dbURL, "").Query(ctx, `SELECT symbol, (ctid::text::point)[0]::text FROM quotes`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kv [2]string, err error) {
-			return kv, r.Scan(&kv[0], &kv[1])
-		})
+		rows, err := reader.Query(ctx, `SELECT symbol, (ctid::text::point)[0]::text FROM quotes`)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out := map[string]string{}
-		for _, kv := range m {
-			out[kv[0]] = kv[1]
+		var symbol, page string
+		if _, err := pgx.ForEachRow(rows, []any{&symbol, &page}, func() error { out[symbol] = page; return nil }); err != nil {
+			t.Fatal(err)
 		}
 		return out
 	}
@@ -463,6 +457,8 @@ func TestQuoteUpdatesStayOnTheirPagesWhileTheHorizonIsHeld(t *testing.T) {
 	}
 }
 
+// Every change to a board table is an event: corrected plays keep the totals right,
+// key changes remove the old key first, TRUNCATE of any board table resets.
 func TestEveryChangeIsAnEvent(t *testing.T) {
 	_, dbURL := testdb.Open(t)
 	everyChangeIsAnEvent(t, dbURL, func() {})

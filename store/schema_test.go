@@ -110,7 +110,8 @@ func TestMigrationForwardDropsUndeliverableRows(t *testing.T) {
 // migration at a time.
 func migrateDownTo(t *testing.T, st *store.Store, version uint) {
 	t.Helper()
-	for want := latestVersion(t) - 1; want >= version; want-- {
+	for want := latestVersion(t); want > version; {
+		want--
 		if v, err := st.Migrate("down"); err != nil || v != want {
 			t.Fatalf("migrate down to %d: %d, %v", want, v, err)
 		}
