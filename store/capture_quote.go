@@ -24,26 +24,34 @@ const (
 // as the schema's quote_json does — to_jsonb(row) plus change and change_pct — so the
 // busiest relation's events cost the log one jsonb parse per row rather than a
 // record, to_jsonb and numeric arithmetic in SQL (about 5× less Postgres CPU per
-// price change, measured in BENCHMARKS.md). ok is false for a row it cannot build
-// (a column type it does not know, an unchanged TOASTed value): the SQL builds that one.
-// TestQuoteJSONMatchesSQL holds the two to the same output.
+// price change, measured in BENCHMARKS.md). It writes the text jsonb itself writes
+// (keys shorter first, then bytewise; ", " and ": "; jsonb's escapes), so the bytes
+// the capture publishes are the bytes a client resuming from the log reads. ok is
+// false for a row it cannot build (a column type it does not know, an unchanged
+// TOASTed value): the SQL builds that one. TestQuoteJSONMatchesSQL holds the two to
+// the same text.
 func quoteJSON(b []byte, rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData) ([]byte, bool) {
+	// Each member's value is written to val; the members are then written in
+	// jsonb's order.
+	var members [16]jsonMember
+	ms := members[:0]
+	var valBuf [320]byte
+	val := valBuf[:0]
 	var price, prevClose string
 	var havePrice, havePrev bool
-	b = append(b, '{')
 	for i, col := range t.Columns {
 		if i >= len(rel.Columns) {
 			return nil, false
 		}
 		rc := rel.Columns[i]
-		if i > 0 {
-			b = append(b, ',')
+		if rc.Name == "change" || rc.Name == "change_pct" {
+			continue // quote_json's own change and change_pct replace a column of the name
 		}
-		b = appendJSONString(b, rc.Name)
-		b = append(b, ':')
+		start := len(val)
 		switch col.DataType {
 		case pglogrepl.TupleDataTypeNull:
-			b = append(b, "null"...)
+			val = append(val, "null"...)
+			ms = append(ms, jsonMember{rc.Name, start, len(val)})
 			continue
 		case pglogrepl.TupleDataTypeText:
 		default:
@@ -55,7 +63,7 @@ func quoteJSON(b []byte, rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData)
 			if !isJSONNumber(v) {
 				return nil, false // NaN or Infinity: the SQL says what it is
 			}
-			b = append(b, v...)
+			val = append(val, v...)
 			switch rc.Name {
 			case "price":
 				price, havePrice = v, true
@@ -63,34 +71,100 @@ func quoteJSON(b []byte, rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData)
 				prevClose, havePrev = v, true
 			}
 		case oidInt2, oidInt4, oidInt8:
-			b = append(b, v...)
+			val = append(val, v...)
 		case oidBool:
 			if v == "t" {
-				b = append(b, "true"...)
+				val = append(val, "true"...)
 			} else {
-				b = append(b, "false"...)
+				val = append(val, "false"...)
 			}
 		case oidText, oidVarchar:
-			b = appendJSONString(b, v)
+			val = appendJSONBString(val, v)
 		case oidTimestamptz:
-			b = appendJSONString(b, isoTimestamp(v))
+			val = appendJSONBString(val, isoTimestamp(v))
 		default:
 			return nil, false
 		}
+		ms = append(ms, jsonMember{rc.Name, start, len(val)})
 	}
-	b = append(b, `,"change":`...)
+	start := len(val)
 	if havePrice && havePrev {
 		change, pct, ok := quoteChange(price, prevClose)
 		if !ok {
 			return nil, false
 		}
-		b = append(b, change...)
-		b = append(b, `,"change_pct":`...)
-		b = append(b, pct...)
+		val = append(val, change...)
+		ms = append(ms, jsonMember{"change", start, len(val)})
+		start = len(val)
+		val = append(val, pct...)
+		ms = append(ms, jsonMember{"change_pct", start, len(val)})
 	} else {
-		b = append(b, `null,"change_pct":null`...)
+		val = append(val, "nullnull"...)
+		ms = append(ms, jsonMember{"change", start, start + 4}, jsonMember{"change_pct", start + 4, start + 8})
+	}
+	// jsonb's order: shorter keys first, equal lengths bytewise (an insertion sort:
+	// a dozen members).
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && jsonbKeyLess(ms[j].key, ms[j-1].key); j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+	b = append(b, '{')
+	for i, m := range ms {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendJSONBString(b, m.key)
+		b = append(b, ": "...)
+		b = append(b, val[m.start:m.end]...)
 	}
 	return append(b, '}'), true
+}
+
+// jsonMember is one key of an object being built and where its value's text is.
+type jsonMember struct {
+	key        string
+	start, end int
+}
+
+// jsonbKeyLess is jsonb's order of an object's keys: by length, then bytewise.
+func jsonbKeyLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+// appendJSONBString writes s as jsonb writes a string (Postgres's escape_json): \b,
+// \f, \n, \r and \t, other control characters as \u00XX, quote and backslash
+// escaped, everything else as it is.
+func appendJSONBString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '"', '\\':
+			b = append(b, '\\', c)
+		default:
+			if c < 0x20 {
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			} else {
+				b = append(b, c)
+			}
+		}
+	}
+	return append(b, '"')
 }
 
 // isJSONNumber: Postgres's numeric text for a finite value ("-12.3400").

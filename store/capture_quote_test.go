@@ -16,11 +16,14 @@ import (
 // The WAL capture builds price payloads in Go from the decoded row's text; the
 // triggers and snapshots use the schema's quote_json. For rows across the range the
 // columns allow — every scale of price and previous close, rises and falls, ties at
-// the fifth decimal of change_pct, NULLs, odd names — the two are the same JSON.
+// the fifth decimal of change_pct, changes that round to zero, NULLs, names with
+// every kind of character jsonb escapes — the two are the same text, byte for byte:
+// the capture publishes its own bytes, and a client resuming reads the log's.
 func TestQuoteJSONMatchesSQL(t *testing.T) {
 	_, dbURL := testdb.Open(t)
 	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, name, price, prev_close, day_open, day_high, day_low, volume)
-		SELECT 'R' || i, CASE i % 4 WHEN 0 THEN '' WHEN 1 THEN 'Acme "Q" \ Co' WHEN 2 THEN E'tab\there' ELSE 'Ünïcødé 株式' END,
+		SELECT 'R' || i, CASE i % 6 WHEN 0 THEN '' WHEN 1 THEN 'Acme "Q" \ Co' WHEN 2 THEN E'tab\there' WHEN 3 THEN 'Ünïcødé 株式'
+		            WHEN 4 THEN E'\b\f\n\r\x01\x1f\x7f/' || chr(8232) ELSE E'\\u0041 \'' END,
 		       p, pc, pc, greatest(p, pc), least(p, pc), (i * 7919) % 100000000
 		FROM (SELECT i,
 		             round((random() * 10 ^ (1 + i % 9))::numeric, i % 5) + 0.0001 AS p,
@@ -29,7 +32,8 @@ func TestQuoteJSONMatchesSQL(t *testing.T) {
 		INSERT INTO quotes (symbol, price, prev_close) VALUES
 		    ('TIE1', 1.00005, 1), ('TIE2', 0.99995, 1), ('TIE3', 100.0050, 200), ('TIE4', 99.9950, 200),
 		    ('TIE5', 200.0001, 200), ('TIE6', 199.9999, 200), ('TIE7', 1000.0003, 2000),
-		    ('TINY', 0.0001, 9999999999.9999), ('HUGE', 9999999999.9999, 0.0001), ('SAME', 42, 42);
+		    ('TINY', 0.0001, 9999999999.9999), ('HUGE', 9999999999.9999, 0.0001), ('SAME', 42, 42),
+		    ('NEGZ', 9999.9999, 10000), ('POSZ', 10000.0001, 10000), ('NEG', 0.5, 1.25);
 		UPDATE quotes SET prev_close = NULL WHERE symbol = 'R7';
 		UPDATE quotes SET updated_at = '2026-06-01 12:00:00.5+05:30' WHERE symbol = 'R8'`)
 	// The columns as the replication stream describes them.
@@ -89,7 +93,7 @@ func TestQuoteJSONMatchesSQL(t *testing.T) {
 	for _, b := range all {
 		var same bool
 		var sql string
-		if err := conn.QueryRow(ctx, `SELECT $1::jsonb = quote_json(q), quote_json(q)::text FROM quotes q WHERE symbol = $2`,
+		if err := conn.QueryRow(ctx, `SELECT $1 = quote_json(q)::text, quote_json(q)::text FROM quotes q WHERE symbol = $2`,
 			b.payload, b.symbol).Scan(&same, &sql); err != nil {
 			t.Fatalf("%s: %v\n%s", b.symbol, err, b.payload)
 		}
