@@ -209,9 +209,10 @@ type Capture struct {
 	// Status is how often the capture tells the server how far it has applied (so
 	// the slot frees WAL).
 	Status time.Duration
-	// Applied, if set, is given the text of each committed append's notification
-	// (Notifier.Offer), so this instance need not wait for the NOTIFY to come back.
-	Applied func(note string)
+	// Notifier, if set, is this instance's: each committed append is handed to it
+	// (Notifier.handOver), so this instance neither waits for its NOTIFY to come back
+	// nor reads back from the log what it has just written.
+	Notifier *Notifier
 
 	conn      *pgx.Conn // the apply session, holding CaptureLockKey
 	streaming atomic.Bool
@@ -227,6 +228,9 @@ func NewCapture(s *Store, logger *slog.Logger) *Capture {
 // Streaming reports whether the capture is reading its slot: the WAL is the capture,
 // and everything committed from now on will be decoded by it.
 func (c *Capture) Streaming() bool { return c.streaming.Load() }
+
+// commitTimeLayout is how a decoded transaction's commit time is written for the log.
+const commitTimeLayout = "2006-01-02T15:04:05.999999-07:00"
 
 // change is one row change for tickerboard_capture_append: a JSON object for the SQL to
 // make into events, or a price event built here (quoteJSON).
@@ -282,6 +286,10 @@ func (c *Capture) Run(ctx context.Context) error {
 		}
 	}
 	c.conn = applyConn
+	if n := c.Notifier; n != nil {
+		n.captureSession(applyConn.PgConn().PID())
+		defer n.captureSession(0)
+	}
 	cfg := s.ConnConfig()
 	cfg.RuntimeParams["replication"] = "database"
 	cfg.RuntimeParams["application_name"] = CaptureApplicationName
@@ -468,7 +476,7 @@ func (c *Capture) receive(ctx context.Context, conn *pgconn.PgConn, txs chan<- d
 					relations[msg.RelationID] = msg
 				case *pglogrepl.BeginMessage:
 					tx = &decodedTx{xid: msg.Xid, limit: c.MaxTxBytes,
-						at: msg.CommitTime.UTC().Format("2006-01-02T15:04:05.999999-07:00")}
+						at: msg.CommitTime.UTC().Format(commitTimeLayout)}
 				case *pglogrepl.InsertMessage:
 					tx.add(relations[msg.RelationID], 'I', msg.Tuple, nil)
 				case *pglogrepl.UpdateMessage:
@@ -626,7 +634,7 @@ func appendJSONString(b []byte, s string) []byte {
 // resetChange is a reset event for the log, in the transaction xid (0: none).
 func resetChange(reason string, xid uint32) []byte {
 	b := []byte(`"r":"capture_emit","o":"I","n":{"event":"reset","key":"","payload":"{\"reason\": \"` + reason +
-		`\"}"},"t":"` + time.Now().UTC().Format("2006-01-02T15:04:05.999999-07:00") + `"`)
+		`\"}"},"t":"` + time.Now().UTC().Format(commitTimeLayout) + `"`)
 	if xid != 0 {
 		b = append(b, `,"x":`...)
 		b = strconv.AppendUint(b, uint64(xid), 10)
@@ -757,7 +765,7 @@ func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode
 	}
 	arr = append(arr, ']')
 	var first *int64
-	var written, skipped int64
+	var written, skipped, me int64
 	var note *string
 	var err error
 	// A quote deleted while the append runs: the append read it before the DELETE
@@ -765,9 +773,11 @@ func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode
 	// DELETE commits (23503, foreign_key_violation). The append wrote nothing; called
 	// again, with a fresh snapshot, it leaves the quote out. (Rare: tried a few times.)
 	for try := 1; ; try++ {
-		err = c.conn.QueryRow(ctx, `SELECT first_id, written, skipped, note FROM tickerboard_capture_append($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb,
-			$5, $6, $7, $8, $9, $10)`,
-			prev, at, streamMode, string(arr), ord, events, keys, payloads, ats, xs).Scan(&first, &written, &skipped, &note)
+		// (pg_current_xact_id is the append's own transaction: the 64-bit xids of
+		// what it logged are reckoned from it, as tickerboard_full_xid does.)
+		err = c.conn.QueryRow(ctx, `SELECT first_id, written, skipped, note, pg_catalog.pg_current_xact_id()::text::bigint
+			FROM tickerboard_capture_append($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb, $5, $6, $7, $8, $9, $10)`,
+			prev, at, streamMode, string(arr), ord, events, keys, payloads, ats, xs).Scan(&first, &written, &skipped, &note, &me)
 		var pgErr *pgconn.PgError
 		if try == 3 || !errors.As(err, &pgErr) || pgErr.Code != "23503" || pgErr.ConstraintName != "price_ticks_symbol_fkey" {
 			break
@@ -779,10 +789,50 @@ func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode
 	if skipped > 0 {
 		c.logger.Warn("capture: skipped changes the log cannot hold", "skipped", skipped)
 	}
-	if note != nil && c.Applied != nil {
-		c.Applied(*note)
+	if n := c.Notifier; n != nil && first != nil && written > 0 {
+		var built []Event
+		if skipped == 0 && written == int64(len(ord)) {
+			built = builtEvents(changes, len(ord), *first, uint64(me))
+		}
+		var text string
+		if note != nil {
+			text = *note
+		}
+		n.handOver(built, text, *first+written-1)
 	}
 	return &at, nil
+}
+
+// builtEvents are the events of an append that wrote only the price events built
+// here (n of them; the append numbers them from first in their order), as the log
+// holds them: quoteJSON writes jsonb's own text. me is the append's transaction.
+func builtEvents(changes []change, n int, first int64, me uint64) []Event {
+	evs := make([]Event, 0, n)
+	var at string
+	var created time.Time
+	for _, ch := range changes {
+		if ch.json != nil {
+			continue // made no event (the append says what it wrote)
+		}
+		if ch.at != at {
+			at = ch.at
+			created, _ = time.Parse(commitTimeLayout, at)
+		}
+		evs = append(evs, Event{ID: first + int64(len(evs)), Name: "price", Key: ch.key, Payload: ch.payload,
+			CreatedAt: created, Xid: fullXid(ch.xid, me)})
+	}
+	return evs
+}
+
+// fullXid is the 64-bit id of a decoded transaction from its 32-bit xid, as the
+// schema's tickerboard_full_xid reckons it: it committed before the transaction me
+// began, so it is in me's epoch or, if above me's own 32 bits, the one before.
+func fullXid(xid uint32, me uint64) uint64 {
+	full := me&^0xffffffff | uint64(xid)
+	if uint64(xid) > me&0xffffffff {
+		full -= 1 << 32
+	}
+	return full
 }
 
 // CaptureWithTriggers makes the triggers the capture, for an instance that leads

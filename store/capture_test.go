@@ -454,19 +454,22 @@ func TestCaptureBoundsAHugeTransaction(t *testing.T) {
 	}
 }
 
-// The leading instance publishes what its capture appends straight from the append's
-// result (Notifier.Offer), and its own NOTIFY, coming back moments later, is skipped
-// as read: every event reaches the hub once, in id order, the same as the log holds —
-// with concurrent writers, a transaction too big to be carried (read from the log)
-// and events made in SQL (a game) among them.
+// The leading instance publishes what its capture appends straight from the append
+// (Notifier.handOver): price events it built itself exactly as the log holds them
+// (same bytes, times and transactions), so nothing is read back, whatever the
+// batch's size; events made in SQL (a game) from the notification's text, or from
+// the log when too many to be carried. Its own NOTIFY, coming back moments later, is
+// skipped as read: every event reaches the hub once, in id order, as the log has it.
 func TestCaptureHandsItsAppendsToTheNotifier(t *testing.T) {
 	st, dbURL := testdb.Open(t)
 	testdb.RequireWALCapture(t, st)
 	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) SELECT 'O' || i, 10 FROM generate_series(1, 100) i`)
 	n, c := startNotifier(t, st)
 	before := headID(t, st)
-	testdb.RunCapture(t, st, func(cp *store.Capture) { cp.Applied = n.Offer })
+	testdb.RunCapture(t, st, func(cp *store.Capture) { cp.Notifier = n })
+	readBack := func() int64 { return n.Fetched() - n.Offered() - n.Carried() }
 
+	testdb.Exec(t, dbURL, `INSERT INTO games (league, home_team, away_team) VALUES ('NBA', 'Knicks', 'Nets')`)
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Add(1)
@@ -477,13 +480,27 @@ func TestCaptureHandsItsAppendsToTheNotifier(t *testing.T) {
 			}
 		}()
 	}
-	testdb.Exec(t, dbURL, `UPDATE quotes SET price = price + 1`) // 100 events: a doorbell, read from the log
-	testdb.Exec(t, dbURL, `INSERT INTO games (league, home_team, away_team) VALUES ('NBA', 'Knicks', 'Nets')`)
+	testdb.Exec(t, dbURL, `UPDATE quotes SET price = price + 1, name = E'Ünï "q" \\ \n\t\x01'`) // 100 events: too many to carry
 	wg.Wait()
+	testdb.AwaitCapture(t, dbURL)
+	c.waitFor(t, headID(t, st))
+	if r := readBack(); r != 0 {
+		t.Fatalf("%d events read back from the log; every append of price changes should have been handed over", r)
+	}
+	// One transaction of a game and 100 prices: made in SQL, too many to carry.
+	testdb.Exec(t, dbURL, `BEGIN; INSERT INTO games (league, home_team, away_team) VALUES ('NBA', 'Bulls', 'Heat');
+		UPDATE quotes SET price = price + 1; COMMIT`)
 	testdb.AwaitCapture(t, dbURL)
 	head := headID(t, st)
 	got := c.waitFor(t, head)
-	logged := events(t, st, before)
+	if r := readBack(); r != 101 {
+		t.Fatalf("%d events read back from the log, want the 101 of the game's transaction", r)
+	}
+
+	logged, err := st.EventsAfter(context.Background(), before, head, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var published []store.Event
 	for _, e := range got {
 		if e.ID > before {
@@ -497,20 +514,21 @@ func TestCaptureHandsItsAppendsToTheNotifier(t *testing.T) {
 	for _, e := range logged {
 		names[e.Name]++
 	}
-	if names["price"] != 500 || names["score"] != 1 {
-		t.Fatalf("the log has %v after %d, want 500 price events and 1 score", names, before)
+	if names["price"] != 600 || names["score"] != 2 {
+		t.Fatalf("the log has %v after %d, want 600 price events and 2 scores", names, before)
 	}
 	for i, e := range published {
 		l := logged[i]
-		if e.ID != l.ID || e.Name != l.Name || e.Key != l.Key || string(e.Payload) != string(l.Payload) {
-			t.Fatalf("published #%d: %d %s/%s, the log has %d %s/%s", i, e.ID, e.Name, e.Key, l.ID, l.Name, l.Key)
+		if e.ID != l.ID || e.Name != l.Name || e.Key != l.Key || e.Xid != l.Xid || !e.CreatedAt.Equal(l.CreatedAt) {
+			t.Fatalf("published #%d: %d %s/%s xid %d at %s; the log has %d %s/%s xid %d at %s", i,
+				e.ID, e.Name, e.Key, e.Xid, e.CreatedAt, l.ID, l.Name, l.Key, l.Xid, l.CreatedAt)
+		}
+		if string(e.Payload) != string(l.Payload) {
+			t.Fatalf("published #%d (%d %s/%s):\n %s\nthe log has\n %s", i, e.ID, e.Name, e.Key, e.Payload, l.Payload)
 		}
 	}
-	if n.Offered() == 0 {
-		t.Fatal("no event was published from the capture's own appends")
-	}
-	t.Logf("%d events offered by the capture, %d carried by notifications, %d read from the log",
-		n.Offered(), n.Carried(), n.Fetched()-n.Offered()-n.Carried())
+	t.Logf("%d events handed over by the capture, %d carried by notifications, %d read from the log",
+		n.Offered(), n.Carried(), readBack())
 }
 
 // With other instances listening, the capture spaces its appends (Spacing per

@@ -52,6 +52,13 @@ type Notifier struct {
 	aheadLogged bool // Run's goroutine only
 	trust       trustCache
 
+	// This instance's WAL capture, when it runs (Capture.Notifier): its apply
+	// session, and the last id of the newest append it has handed over.
+	capturePID atomic.Uint32
+	handMu     sync.Mutex
+	handed     int64
+	handCh     chan struct{} // closed and replaced at every hand-over and session change
+
 	mu        sync.Mutex
 	connected bool
 	changed   chan struct{} // closed and replaced on every connect or disconnect
@@ -69,6 +76,7 @@ func NewNotifier(s *Store, after int64, publish func([]Event), logger *slog.Logg
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 3 * time.Second,
 		changed:    make(chan struct{}),
+		handCh:     make(chan struct{}),
 	}
 	n.last.Store(after)
 	return n
@@ -185,7 +193,13 @@ func (n *Notifier) session(ctx context.Context) (healthy bool, err error) {
 			// The payload is the first event id of a committed transaction. If we have
 			// read past it we have read the whole transaction: nothing to do, unless it
 			// is below an earlier one: then the log's ids went backwards.
-			if id, perr := strconv.ParseInt(note.Payload, 10, 64); perr == nil && id <= n.Last() {
+			id, perr := strconv.ParseInt(note.Payload, 10, 64)
+			if perr == nil && id > n.Last() && note.PID != 0 && note.PID == n.capturePID.Load() {
+				// This instance's own append: its capture hands the events over (built
+				// as the log holds them) rather than have them read back.
+				n.awaitHandOver(ctx, id)
+			}
+			if perr == nil && id <= n.Last() {
 				backwards := id <= doorbell
 				doorbell = id
 				if backwards {
@@ -296,22 +310,68 @@ func (n *Notifier) publishNextLocked(evs []Event, counter *atomic.Int64) bool {
 	return true
 }
 
-// Offer publishes the events one of this instance's own appends carries (note is the
-// text of its notification, which tickerboard_capture_append also returns), when they
-// follow on from Last and nothing else is publishing: the instance that captures need
-// not wait for its NOTIFY to come back through Postgres. Whatever Offer leaves, the
-// notification or the log delivers as before; what it took, they skip as read. It
-// is safe to call from any goroutine.
-func (n *Notifier) Offer(note string) {
-	if len(note) == 0 || note[0] != '[' {
-		return // a doorbell: the events are read from the log
+// captureSession records the apply session of this instance's WAL capture (0: none
+// now), whose notifications handOver answers.
+func (n *Notifier) captureSession(pid uint32) {
+	n.capturePID.Store(pid)
+	n.handMu.Lock()
+	defer n.handMu.Unlock()
+	close(n.handCh)
+	n.handCh = make(chan struct{})
+}
+
+// handOver takes one of this instance's own committed appends, through id through:
+// the events themselves when the capture built them all (exactly as the log holds
+// them), else the text of its notification (which tickerboard_capture_append also
+// returns). It publishes what follows on from Last, so the instance that captures
+// neither waits for its NOTIFY to come back through Postgres nor reads back what it
+// has just written. Whatever it leaves, the notification or the log delivers as
+// before; what it took, they skip as read.
+func (n *Notifier) handOver(built []Event, note string, through int64) {
+	switch {
+	case built != nil:
+		n.pub.Lock()
+		n.publishNextLocked(built, &n.offeredN)
+		n.pub.Unlock()
+	case len(note) > 0 && note[0] == '[':
+		if evs, ok := parseCarried(note); ok && n.pub.TryLock() {
+			n.publishNextLocked(evs, &n.offeredN)
+			n.pub.Unlock()
+		}
 	}
-	evs, ok := parseCarried(note)
-	if !ok || !n.pub.TryLock() {
-		return
+	n.handMu.Lock()
+	defer n.handMu.Unlock()
+	n.handed = max(n.handed, through)
+	close(n.handCh)
+	n.handCh = make(chan struct{})
+}
+
+// handOverWait bounds how long a notification of this instance's own append waits for
+// the capture to hand it over (it is handed over as the append returns; this is for
+// an append whose answer was lost with its connection).
+const handOverWait = time.Second
+
+// awaitHandOver waits until this instance's capture has handed over the append whose
+// events start at id, its session has changed, or handOverWait has passed.
+func (n *Notifier) awaitHandOver(ctx context.Context, id int64) {
+	pid := n.capturePID.Load()
+	timeout := time.NewTimer(handOverWait)
+	defer timeout.Stop()
+	for {
+		n.handMu.Lock()
+		handed, ch := n.handed, n.handCh
+		n.handMu.Unlock()
+		if handed >= id || n.capturePID.Load() != pid {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timeout.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
-	defer n.pub.Unlock()
-	n.publishNextLocked(evs, &n.offeredN)
 }
 
 const maxEventID = int64(^uint64(0) >> 1)

@@ -119,7 +119,7 @@ func lead(ctx context.Context, st *store.Store, cfg *config, capture string, n *
 	g, ctx := errgroup.WithContext(ctx)
 	if capture == store.CaptureWAL {
 		c := store.NewCapture(st, logger)
-		c.Applied = n.Offer
+		c.Notifier = n
 		g.Go(func() error { return c.Run(ctx) })
 	} else if err := st.CaptureWithTriggers(ctx, logger); err != nil {
 		return err
