@@ -815,8 +815,11 @@ func builtEvents(changes []change, n int, first int64, me uint64) []Event {
 			continue // made no event (the append says what it wrote)
 		}
 		if ch.at != at {
+			var err error
+			if created, err = time.Parse(commitTimeLayout, ch.at); err != nil {
+				return nil // not as this capture writes times: read them back instead
+			}
 			at = ch.at
-			created, _ = time.Parse(commitTimeLayout, at)
 		}
 		evs = append(evs, Event{ID: first + int64(len(evs)), Name: "price", Key: ch.key, Payload: ch.payload,
 			CreatedAt: created, Xid: fullXid(ch.xid, me)})

@@ -165,3 +165,33 @@ func BenchmarkQuoteChange(b *testing.B) {
 		})
 	}
 }
+
+// The leader reckons the 64-bit transaction of each price event it publishes itself;
+// the log's rows get theirs from tickerboard_full_xid. The two must agree in every
+// epoch, on both sides of the append's own 32 bits.
+func TestFullXidMatchesSQL(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	conn := testdb.Conn(t, dbURL, "")
+	ctx := context.Background()
+	checked := 0
+	for _, epoch := range []uint64{0, 1, 7, 1 << 20} {
+		for _, low := range []uint64{3, 1000, 1 << 31, 1<<32 - 1} {
+			me := epoch<<32 | low
+			for _, xid := range []uint32{3, 999, 1000, 1001, 1 << 31, 1<<32 - 1} {
+				if epoch == 0 && uint64(xid) > low {
+					continue // a transaction from before the first epoch: none
+				}
+				var want uint64
+				if err := conn.QueryRow(ctx, `SELECT tickerboard_full_xid($1, $2::text::xid8)::text::bigint`,
+					int64(xid), strconv.FormatUint(me, 10)).Scan(&want); err != nil {
+					t.Fatal(err)
+				}
+				if got := store.FullXid(xid, me); got != want {
+					t.Errorf("xid %d before %d: Go %d, SQL %d", xid, me, got, want)
+				}
+				checked++
+			}
+		}
+	}
+	t.Logf("%d cases agree", checked)
+}

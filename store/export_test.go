@@ -5,3 +5,6 @@ var QuoteJSON = quoteJSON
 
 // QuoteChangeFixed and QuoteChangeBig are quoteChange's two ways, to hold one to the other.
 var QuoteChangeFixed, QuoteChangeBig = quoteChangeFixed, quoteChangeBig
+
+// FullXid lets the tests hold the capture's 64-bit xids to the schema's tickerboard_full_xid.
+var FullXid = fullXid
