@@ -531,6 +531,37 @@ func TestCaptureHandsItsAppendsToTheNotifier(t *testing.T) {
 		n.Offered(), n.Carried(), readBack())
 }
 
+// A doorbell from this instance's own capture session waits for the capture to hand
+// the append over; when that never comes (the append committed but its answer was
+// lost with the connection) the notifier still reads the events from the log, after a
+// bounded wait. Here the session that rings is registered as the capture's and never
+// hands anything over.
+func TestNotifierReadsAnAppendNeverHandedOver(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	testdb.Exec(t, dbURL, `INSERT INTO quotes (symbol, price) SELECT 'N' || i, 10 FROM generate_series(1, 40) i`)
+	n, c := startNotifier(t, st)
+	before := headID(t, st)
+	conn := testdb.Conn(t, dbURL, "")
+	store.SetCaptureSession(n, conn.PgConn().PID())
+	// 40 events in one transaction: the triggers' NOTIFY is the first id, a doorbell.
+	if _, err := conn.Exec(context.Background(), `UPDATE quotes SET price = price + 1`); err != nil {
+		t.Fatal(err)
+	}
+	head := headID(t, st)
+	if head != before+40 {
+		t.Fatalf("the log's head is %d, want %d", head, before+40)
+	}
+	got := c.waitFor(t, head)
+	var ids []int64
+	for i := before + 1; i <= head; i++ {
+		ids = append(ids, i)
+	}
+	assertExactlyOnce(t, got, ids)
+	if n.Offered() != 0 {
+		t.Fatalf("%d events offered; nothing was handed over", n.Offered())
+	}
+}
+
 // With other instances listening, the capture spaces its appends (Spacing per
 // listener; two here): commits that arrive meanwhile join the next append, so Postgres
 // delivers fewer notifications to each listener. Every change is still logged once,

@@ -8,3 +8,7 @@ var QuoteChangeFixed, QuoteChangeBig = quoteChangeFixed, quoteChangeBig
 
 // FullXid lets the tests hold the capture's 64-bit xids to the schema's tickerboard_full_xid.
 var FullXid = fullXid
+
+// SetCaptureSession tells n which session its own WAL capture appends from, as
+// Capture.Run does.
+func SetCaptureSession(n *Notifier, pid uint32) { n.captureSession(pid) }
