@@ -68,12 +68,23 @@ func TestRunShutdownIsBoundedAndLeavesNothing(t *testing.T) {
 	srv := &testServer{URL: strings.TrimSpace(strings.TrimPrefix(line, "listening on "))}
 	srv.Addr = strings.TrimPrefix(srv.URL, "http://")
 	srv.waitReady(t)
-	var readers []*sse.Reader
+	// The viewers read as viewers do, so they stay caught up (parked) through the
+	// backlog below; each reports how many comments its stream held when it ended.
+	var viewers []chan int
 	for range 10 {
 		r, closeStream := stream(t, srv.URL, "")
 		defer closeStream()
 		nextNamed(t, r, "snapshot")
-		readers = append(readers, r)
+		ended := make(chan int, 1)
+		go func() {
+			for {
+				if _, err := r.Next(); err != nil {
+					ended <- r.Comments() // the stream ended
+					return
+				}
+			}
+		}()
+		viewers = append(viewers, ended)
 	}
 	conn, slow := trickle(t, srv.Addr)
 	defer conn.Close()
@@ -113,14 +124,14 @@ func TestRunShutdownIsBoundedAndLeavesNothing(t *testing.T) {
 	case <-time.After(bound):
 		t.Fatalf("run did not return within %s of the signal", bound)
 	}
-	for i, r := range readers {
-		for {
-			if _, err := r.Next(); err != nil {
-				break // the stream ended
+	for i, ended := range viewers {
+		select {
+		case comments := <-ended:
+			if comments == 0 {
+				t.Errorf("viewer %d ended without the shutdown comment", i)
 			}
-		}
-		if r.Comments() == 0 {
-			t.Errorf("viewer %d ended without the shutdown comment", i)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("viewer %d's stream did not end after run returned", i)
 		}
 	}
 	conn.Close()
