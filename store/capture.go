@@ -551,7 +551,7 @@ func (tx *decodedTx) add(rel *pglogrepl.RelationMessage, op byte, n, k *pglogrep
 	}
 	b := make([]byte, 0, 256)
 	b = append(b, `"r":`...)
-	b = appendJSONString(b, rel.RelationName)
+	b = appendJSONBString(b, rel.RelationName)
 	b = append(b, `,"o":"`...)
 	b = append(b, op)
 	b = append(b, '"')
@@ -601,34 +601,15 @@ func appendTuple(b []byte, rel *pglogrepl.RelationMessage, t *pglogrepl.TupleDat
 			b = append(b, ',')
 		}
 		first = false
-		b = appendJSONString(b, rel.Columns[i].Name)
+		b = appendJSONBString(b, rel.Columns[i].Name)
 		b = append(b, ':')
 		if col.DataType == pglogrepl.TupleDataTypeNull {
 			b = append(b, "null"...)
 		} else {
-			b = appendJSONString(b, string(col.Data))
+			b = appendJSONBString(b, string(col.Data))
 		}
 	}
 	return append(b, '}')
-}
-
-// appendJSONString writes s as a JSON string. Control characters are escaped; other
-// runes (valid UTF-8 from the server) are written as they are.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
 
 // resetChange is a reset event for the log, in the transaction xid (0: none).

@@ -137,7 +137,9 @@ func jsonbKeyLess(a, b string) bool {
 
 // appendJSONBString writes s as jsonb writes a string (Postgres's escape_json): \b,
 // \f, \n, \r and \t, other control characters as \u00XX, quote and backslash
-// escaped, everything else as it is.
+// escaped, everything else (valid UTF-8 from the server) as it is. The capture's one
+// JSON string writer: for the price payloads, whose text must be jsonb's, and for the
+// row changes it hands the SQL.
 func appendJSONBString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
