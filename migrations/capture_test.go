@@ -343,10 +343,9 @@ func TestCaptureAppendTakesLocksInTruncatesOrder(t *testing.T) {
 }
 
 // A quote deleted while the capture appends its last price change: the sparkline's tick
-// for it is left out, and the capture goes on. (The append reads the quote before the
-// DELETE commits and inserts the tick, whose foreign key fails once the DELETE commits;
-// the capture stopped and started over. Now it calls the append again.) Here the DELETE
-// is held open until the append waits for it, then committed.
+// for it is left out, and the capture goes on. (The DELETE waits for no append, and an
+// append waits for the DELETE to commit before it reads the quotes it ticks.) Here the
+// DELETE is held open until the append waits for it, then committed.
 func TestCaptureAppendSkipsTicksOfQuotesDeletedMeanwhile(t *testing.T) {
 	st, dbURL := testdb.Open(t)
 	after := head(t, dbURL)
@@ -367,6 +366,138 @@ func TestCaptureAppendSkipsTicksOfQuotesDeletedMeanwhile(t *testing.T) {
 	}
 	if ticks != 0 {
 		t.Errorf("%d ticks left for the deleted quote", ticks)
+	}
+}
+
+// The other order: the DELETE comes while an append that has read the quote is in
+// flight. It must wait for that append to commit and then remove the tick it wrote,
+// or the tick outlives its quote (price_ticks has no foreign key: a trigger on quotes
+// does what its cascade did). Here the append is held after it wrote its events and
+// the quote's tick (ALTER SEQUENCE holds off its setval, its last step but the NOTIFY),
+// and the DELETE comes meanwhile.
+func TestQuoteDeletedWhileAnAppendIsInFlightLeavesNoTick(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	after := head(t, dbURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	held, _ := appendAgainstHeldLock(ctx, t, st, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('RACE', 10);`,
+		`ALTER SEQUENCE events_id_seq CACHE 1`)
+
+	writer := testdb.Conn(t, writerURL(t, dbURL), "")
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := writer.Exec(ctx, `DELETE FROM quotes WHERE symbol = 'RACE'`)
+		deleted <- err
+	}()
+	// The DELETE either waits (for the append in flight) or, if it did not, is done.
+	var deleteErr error
+	finished, done := false, false
+	for !done {
+		select {
+		case deleteErr = <-deleted:
+			finished, done = true, true
+		case <-time.After(5 * time.Millisecond): // (Postgres has no event for "now waiting")
+			var waiting bool
+			if err := held.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)`,
+				writer.PgConn().PID()).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			done = waiting
+		}
+	}
+	if err := held.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testdb.AwaitCapture(t, dbURL)
+	if !finished {
+		deleteErr = <-deleted
+	}
+	if deleteErr != nil {
+		t.Fatalf("DELETE: %v", deleteErr)
+	}
+	testdb.AwaitCapture(t, dbURL)
+	expectLog(t, dbURL, after, "the price and the delete",
+		wantEvent{"price", "RACE", map[string]any{"price": 10.0}},
+		wantEvent{"price", "RACE", map[string]any{"deleted": true}})
+	var ticks int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM price_ticks WHERE symbol = 'RACE'`).Scan(&ticks); err != nil {
+		t.Fatal(err)
+	}
+	if ticks != 0 {
+		t.Errorf("%d ticks left for the quote deleted while the append was in flight", ticks)
+	}
+}
+
+// The append locks no quote. (The ticks' foreign key locked each quote it ticked FOR
+// KEY SHARE until the append committed, and a writer's update of a quote so locked
+// makes a MultiXact, as does every later update while the lock lasts.) Here the append
+// is held after it wrote its events and ticks, and the quote's row must carry no lock.
+func TestCaptureAppendLocksNoQuote(t *testing.T) {
+	st, dbURL := testdb.Open(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	held, pid := appendAgainstHeldLock(ctx, t, st, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('HELD', 10);`,
+		`ALTER SEQUENCE events_id_seq CACHE 1`)
+	var waitsFor string
+	var lockers int
+	if err := held.QueryRow(ctx, `SELECT coalesce(relation::regclass::text, locktype) FROM pg_locks WHERE pid = $1 AND NOT granted`,
+		pid).Scan(&waitsFor); err != nil {
+		t.Fatal(err)
+	}
+	if waitsFor != "events_id_seq" {
+		t.Fatalf("the append waits for %s, want events_id_seq (after its events and ticks)", waitsFor)
+	}
+	// A row's xmax names whoever locks or deletes it (0: nobody).
+	if err := held.QueryRow(ctx, `SELECT count(*) FROM quotes WHERE symbol = 'HELD' AND xmax <> '0'`).Scan(&lockers); err != nil {
+		t.Fatal(err)
+	}
+	if lockers != 0 {
+		t.Errorf("the append in flight holds a lock on the quote it ticked")
+	}
+	if err := held.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testdb.AwaitCapture(t, dbURL)
+	var ticks int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM price_ticks WHERE symbol = 'HELD'`).Scan(&ticks); err != nil {
+		t.Fatal(err)
+	}
+	if ticks != 1 {
+		t.Errorf("%d ticks for the quote, want 1", ticks)
+	}
+}
+
+// price_ticks has no foreign key to quotes (the key's check locked quotes under a
+// writer's feet); triggers do what its cascades did, for a writer at psql: a symbol
+// changed takes its ticks along, a quote deleted takes them away, and TRUNCATE quotes
+// (which the key refused without CASCADE) empties them.
+func TestTicksFollowTheirQuote(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	mustPsql(t, dbURL, `INSERT INTO quotes (symbol, price) VALUES ('ACME', 10), ('BOLT', 20);
+		INSERT INTO price_ticks (symbol, price, ts) SELECT s, 10 + i, now() - i * interval '1 s'
+		FROM unnest(ARRAY['ACME', 'BOLT']) s, generate_series(1, 3) i;`)
+	owner := testdb.Conn(t, dbURL, "")
+	ticks := func() string {
+		t.Helper()
+		var out string
+		if err := owner.QueryRow(context.Background(), `SELECT coalesce(string_agg(symbol || ':' || n, ' ' ORDER BY symbol), 'none')
+			FROM (SELECT symbol, count(*) n FROM price_ticks GROUP BY symbol) s`).Scan(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := ticks()
+	writer := writerURL(t, dbURL)
+	for _, step := range []struct{ sql, want string }{
+		{`UPDATE quotes SET symbol = 'ACMX' WHERE symbol = 'ACME';`, strings.ReplaceAll(before, "ACME", "ACMX")},
+		{`UPDATE quotes SET symbol = symbol WHERE symbol = 'BOLT';`, strings.ReplaceAll(before, "ACME", "ACMX")},
+		{`DELETE FROM quotes WHERE symbol = 'ACMX';`, before[strings.Index(before, "BOLT"):]},
+		{`TRUNCATE quotes;`, "none"},
+	} {
+		mustPsql(t, writer, step.sql)
+		if got := ticks(); got != step.want {
+			t.Errorf("after %s ticks per symbol are %q, want %q", step.sql, got, step.want)
+		}
 	}
 }
 

@@ -748,22 +748,11 @@ func (c *Capture) apply(ctx context.Context, prev *string, at string, streamMode
 	var first *int64
 	var written, skipped, me int64
 	var note *string
-	var err error
-	// A quote deleted while the append runs: the append read it before the DELETE
-	// committed and inserted its sparkline tick, whose foreign key then fails once the
-	// DELETE commits (23503, foreign_key_violation). The append wrote nothing; called
-	// again, with a fresh snapshot, it leaves the quote out. (Rare: tried a few times.)
-	for try := 1; ; try++ {
-		// (pg_current_xact_id is the append's own transaction: the 64-bit xids of
-		// what it logged are reckoned from it, as tickerboard_full_xid does.)
-		err = c.conn.QueryRow(ctx, `SELECT first_id, written, skipped, note, pg_catalog.pg_current_xact_id()::text::bigint
-			FROM tickerboard_capture_append($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb, $5, $6, $7, $8, $9, $10)`,
-			prev, at, streamMode, string(arr), ord, events, keys, payloads, ats, xs).Scan(&first, &written, &skipped, &note, &me)
-		var pgErr *pgconn.PgError
-		if try == 3 || !errors.As(err, &pgErr) || pgErr.Code != "23503" || pgErr.ConstraintName != "price_ticks_symbol_fkey" {
-			break
-		}
-	}
+	// (pg_current_xact_id is the append's own transaction: the 64-bit xids of what it
+	// logged are reckoned from it, as tickerboard_full_xid does.)
+	err := c.conn.QueryRow(ctx, `SELECT first_id, written, skipped, note, pg_catalog.pg_current_xact_id()::text::bigint
+		FROM tickerboard_capture_append($1::pg_lsn, $2::pg_lsn, $3, $4::jsonb, $5, $6, $7, $8, $9, $10)`,
+		prev, at, streamMode, string(arr), ord, events, keys, payloads, ats, xs).Scan(&first, &written, &skipped, &note, &me)
 	if err != nil {
 		return nil, fmt.Errorf("capture: apply %d changes up to %s: %w", len(changes), at, err)
 	}

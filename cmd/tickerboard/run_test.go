@@ -125,10 +125,10 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	for _, step := range []struct{ cmd, want string }{
 		{"version", "version 0 (dirty: false)"},
-		{"up", "now at version 8"},
-		{"version", "version 8 (dirty: false)"},
-		{"down", "now at version 7"},
-		{"up", "now at version 8"},
+		{"up", "now at version 9"},
+		{"version", "version 9 (dirty: false)"},
+		{"down", "now at version 8"},
+		{"up", "now at version 9"},
 	} {
 		var out, errOut bytes.Buffer
 		if err := run(context.Background(), []string{"migrate", step.cmd}, env, &out, &errOut); err != nil {
