@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -124,16 +125,53 @@ func (s *Store) eventsAfter(ctx context.Context, after, through int64, limit int
 	return events, more, nil
 }
 
+// pruneWalk is how many events pruneThrough reads per query.
+const pruneWalk = 10000
+
+// pruneThrough is the id of the last event before the first one, in id order, that is
+// not older than cutoff (nil: none to cut).
+func pruneThrough(ctx context.Context, tx pgx.Tx, cutoff time.Time) (*int64, error) {
+	var last int64 // the last old event read so far (0: none)
+	for {
+		rows, err := tx.Query(ctx, `SELECT id, created_at < $2 FROM events WHERE id > $1 AND id <= `+issuedSQL+`
+			ORDER BY id LIMIT `+strconv.Itoa(pruneWalk), last, cutoff)
+		if err != nil {
+			return nil, err
+		}
+		read, stop := 0, false
+		var id int64
+		var old bool
+		_, err = pgx.ForEachRow(rows, []any{&id, &old}, func() error {
+			read++
+			if stop = stop || !old; !stop {
+				last = id
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if stop || read < pruneWalk {
+			break
+		}
+	}
+	if last == 0 {
+		return nil, nil
+	}
+	return &last, nil
+}
+
 // Prune deletes events and price ticks older than retention, recording how far the
-// log was cut so resuming clients can tell a gap from a quiet spell. Only rows with a
-// finite time and an issued id count: one row dated -infinity or numbered far ahead
-// must not cut the whole log.
+// log was cut so resuming clients can tell a gap from a quiet spell. It cuts the log
+// before its first event (in id order) that is younger than retention, reading the
+// log from the front in id order (it has no index on time), so it reads what it
+// deletes and one row more. Only issued ids count: a row numbered far ahead must not
+// cut the whole log.
 func (s *Store) Prune(ctx context.Context, retention time.Duration) (events, ticks int64, err error) {
 	cutoff := time.Now().Add(-retention)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var through *int64
-		if err := tx.QueryRow(ctx, `SELECT max(id) FROM events WHERE created_at < $1 AND isfinite(created_at)
-			AND id <= `+issuedSQL, cutoff).Scan(&through); err != nil {
+		through, err := pruneThrough(ctx, tx, cutoff)
+		if err != nil {
 			return err
 		}
 		if through != nil {

@@ -12,3 +12,6 @@ var FullXid = fullXid
 // SetCaptureSession tells n which session its own WAL capture appends from, as
 // Capture.Run does.
 func SetCaptureSession(n *Notifier, pid uint32) { n.captureSession(pid) }
+
+// PruneWalk is how many events Prune reads per query.
+const PruneWalk = pruneWalk

@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/tickerboard/tickerboard/internal/testdb"
+	"github.com/tickerboard/tickerboard/store"
 )
 
 // Pruning removes a prefix of the log older than retention, with its price ticks, and
@@ -50,5 +52,37 @@ func TestPruneCutsOldEventsAndRecordsHow(t *testing.T) {
 	}
 	if pos, _ := st.Position(ctx); pos.Pruned != old.Head+1 || pos.Head != old.Head+1 {
 		t.Fatalf("position of an emptied log %+v", pos)
+	}
+}
+
+// Pruning walks the log in id order (there is no index on time) across many reads,
+// and stops at the first event younger than retention: an older event after it stays
+// (ids follow commits, not the times a writer's transaction began), so no event
+// younger than retention is ever cut.
+func TestPruneStopsAtTheFirstYoungEvent(t *testing.T) {
+	st, url := testdb.Open(t)
+	ctx := context.Background()
+	old := int64(2*store.PruneWalk + 5) // more than two of the walk's reads
+	testdb.Exec(t, url, fmt.Sprintf(`ALTER TABLE events DISABLE TRIGGER events_capture_only;
+		INSERT INTO events (id, event, key, payload, created_at)
+		SELECT i, 'note', '', '{}', now() - interval '2 hours' + i * interval '1 ms' FROM generate_series(1, %[1]d) i;
+		INSERT INTO events (id, event, key, payload, created_at) VALUES
+			(%[1]d + 1, 'note', '', '{}', now()), (%[1]d + 2, 'note', '', '{}', now() - interval '2 hours');
+		ALTER TABLE events ENABLE TRIGGER events_capture_only;
+		SELECT setval('events_id_seq', %[1]d + 2);`, old))
+	events, _, err := st.Prune(ctx, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := st.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events != old || pos.Pruned != old {
+		t.Fatalf("pruned %d events through %d; want %d through %d (the first young event is %d)", events, pos.Pruned, old, old, old+1)
+	}
+	left, err := st.EventsAfter(ctx, 0, 1<<62, 10)
+	if err != nil || len(left) != 2 || left[0].ID != old+1 || left[1].ID != old+2 {
+		t.Fatalf("left in the log: %v %v; want %d and %d", left, err, old+1, old+2)
 	}
 }
