@@ -1,11 +1,8 @@
 -- The sparkline's ticks no longer hold a foreign key to quotes; triggers on quotes do
 -- what its cascades did. The key's check ran a query for every tick the WAL capture's
 -- append inserts and locked the tick's quote FOR KEY SHARE until the append committed
--- (two WAL records per tick). A writer updating a quote so locked cannot simply mark
--- the row its own: Postgres makes a MultiXact (the lock and the update together), and
--- since the lock carries over to the new row version, so does every later update of
--- that quote while the append runs — and the append runs most of the time under a
--- busy feed. (BENCHMARKS.md, "Sixth pass".)
+-- (two WAL records per tick, which the WAL sender reads too), and a writer updating a
+-- quote so locked had to make a MultiXact. (BENCHMARKS.md, "Sixth pass".)
 --
 -- What the key guaranteed, and how it is kept:
 --   * a quote deleted, or its symbol changed: its ticks go, or follow it (triggers

@@ -360,11 +360,7 @@ func TestCaptureAppendSkipsTicksOfQuotesDeletedMeanwhile(t *testing.T) {
 	expectLog(t, dbURL, after, "the price and the delete",
 		wantEvent{"price", "GONE", map[string]any{"price": 10.0}},
 		wantEvent{"price", "GONE", map[string]any{"deleted": true}})
-	var ticks int
-	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM price_ticks WHERE symbol = 'GONE'`).Scan(&ticks); err != nil {
-		t.Fatal(err)
-	}
-	if ticks != 0 {
+	if ticks := ticksOf(t, st, "GONE"); ticks != 0 {
 		t.Errorf("%d ticks left for the deleted quote", ticks)
 	}
 }
@@ -419,18 +415,14 @@ func TestQuoteDeletedWhileAnAppendIsInFlightLeavesNoTick(t *testing.T) {
 	expectLog(t, dbURL, after, "the price and the delete",
 		wantEvent{"price", "RACE", map[string]any{"price": 10.0}},
 		wantEvent{"price", "RACE", map[string]any{"deleted": true}})
-	var ticks int
-	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM price_ticks WHERE symbol = 'RACE'`).Scan(&ticks); err != nil {
-		t.Fatal(err)
-	}
-	if ticks != 0 {
+	if ticks := ticksOf(t, st, "RACE"); ticks != 0 {
 		t.Errorf("%d ticks left for the quote deleted while the append was in flight", ticks)
 	}
 }
 
 // The append locks no quote. (The ticks' foreign key locked each quote it ticked FOR
-// KEY SHARE until the append committed, and a writer's update of a quote so locked
-// makes a MultiXact, as does every later update while the lock lasts.) Here the append
+// KEY SHARE until the append committed: two WAL records per tick, and a writer's
+// update of a quote so locked had to make a MultiXact.) Here the append
 // is held after it wrote its events and ticks, and the quote's row must carry no lock.
 func TestCaptureAppendLocksNoQuote(t *testing.T) {
 	st, dbURL := testdb.Open(t)
@@ -458,11 +450,7 @@ func TestCaptureAppendLocksNoQuote(t *testing.T) {
 		t.Fatal(err)
 	}
 	testdb.AwaitCapture(t, dbURL)
-	var ticks int
-	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM price_ticks WHERE symbol = 'HELD'`).Scan(&ticks); err != nil {
-		t.Fatal(err)
-	}
-	if ticks != 1 {
+	if ticks := ticksOf(t, st, "HELD"); ticks != 1 {
 		t.Errorf("%d ticks for the quote, want 1", ticks)
 	}
 }
@@ -499,6 +487,16 @@ func TestTicksFollowTheirQuote(t *testing.T) {
 			t.Errorf("after %s ticks per symbol are %q, want %q", step.sql, got, step.want)
 		}
 	}
+}
+
+// ticksOf is how many sparkline ticks symbol has.
+func ticksOf(t *testing.T, st *store.Store, symbol string) int {
+	t.Helper()
+	var n int
+	if err := st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM price_ticks WHERE symbol = $1`, symbol).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // appendAgainstHeldLock makes the WAL capture append change while another session holds
