@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/tickerboard/tickerboard/internal/testdb"
 )
 
@@ -298,4 +300,40 @@ func writerURL(t *testing.T, dbURL string) string {
 	}
 	u.User = url.User("tickerboard_writer")
 	return u.String()
+}
+
+// The log's own CHECK on event names (events_name_format) takes exactly the names the
+// rule says — a letter a-z, then up to 31 of a-z, 0-9, _ and - — whatever writes the
+// row: here the owner, past the capture-only guard. (000010 wrote the rule in a form
+// Postgres checks faster; the original regular expression is the reference.)
+func TestEventNameRuleAtTheLog(t *testing.T) {
+	_, dbURL := testdb.Open(t)
+	ctx := context.Background()
+	conn := testdb.Conn(t, dbURL, "")
+	if _, err := conn.Exec(ctx, `ALTER TABLE events DISABLE TRIGGER events_capture_only`); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"a", "z", "note", "a-b_c9", "a" + strings.Repeat("x", 31), "a" + strings.Repeat("x", 32),
+		"", "A", "9a", "-a", "_a", "aB", "a b", "a\n", "\na", "é", "aé", "a.b", "a" + strings.Repeat("-", 31),
+		strings.Repeat("é", 10), "a\u2028", "a" + strings.Repeat("9", 40)}
+	for _, name := range names {
+		var want bool
+		if err := conn.QueryRow(ctx, `SELECT $1 ~ '^[a-z][a-z0-9_-]{0,31}$'`, name).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO events (event, key, payload) VALUES ($1, '', '{}')`, name)
+		tx.Rollback(ctx)
+		var pgErr *pgconn.PgError
+		refused := errors.As(err, &pgErr) && pgErr.ConstraintName == "events_name_format"
+		if err != nil && !refused {
+			t.Fatalf("insert %q: %v", name, err)
+		}
+		if refused == want {
+			t.Errorf("event name %q: refused %v, want refused %v", name, refused, !want)
+		}
+	}
 }

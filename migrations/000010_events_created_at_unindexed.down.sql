@@ -1,1 +1,0 @@
-CREATE INDEX events_created_at ON events (created_at);
