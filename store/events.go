@@ -184,7 +184,15 @@ func (s *Store) Prune(ctx context.Context, retention time.Duration) (events, tic
 			}
 			events = tag.RowsAffected()
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM price_ticks WHERE ts < $1`, cutoff)
+		// The ticks have no index on time: each symbol's old ticks go through the
+		// (symbol, ts) index, the symbols found by skipping through it (one probe
+		// each, tick-only symbols included).
+		tag, err := tx.Exec(ctx, `WITH RECURSIVE s(symbol) AS (
+				(SELECT symbol FROM price_ticks ORDER BY symbol LIMIT 1)
+				UNION ALL
+				SELECT (SELECT t.symbol FROM price_ticks t WHERE t.symbol > s.symbol ORDER BY t.symbol LIMIT 1)
+				FROM s WHERE s.symbol IS NOT NULL)
+			DELETE FROM price_ticks WHERE symbol = ANY (ARRAY(SELECT symbol FROM s WHERE symbol IS NOT NULL)) AND ts < $1`, cutoff)
 		ticks = tag.RowsAffected()
 		return err
 	})

@@ -86,3 +86,29 @@ func TestPruneStopsAtTheFirstYoungEvent(t *testing.T) {
 		t.Fatalf("left in the log: %v %v; want %d and %d", left, err, old+1, old+2)
 	}
 }
+
+// Price ticks are pruned symbol by symbol (there is no index on their time): every
+// symbol's old ticks go, a symbol with no quote included, and the young ones stay.
+func TestPruneTicksOfEverySymbol(t *testing.T) {
+	st, url := testdb.Open(t)
+	testdb.Exec(t, url, `INSERT INTO quotes (symbol, price) VALUES ('ACME', 1), ('BOLT', 2);
+		DELETE FROM price_ticks;
+		INSERT INTO price_ticks (symbol, price, ts) SELECT s, 1, now() - age
+		FROM unnest(ARRAY['ACME', 'BOLT', 'GONE']) s, unnest(ARRAY[interval '3 hours', interval '2 hours', interval '1 minute']) age`)
+	_, ticks, err := st.Prune(context.Background(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left string
+	if err := st.Pool().QueryRow(context.Background(), `SELECT string_agg(symbol, ' ' ORDER BY symbol) FROM price_ticks
+		WHERE ts > now() - interval '1 hour'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	var all int
+	if err := st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM price_ticks`).Scan(&all); err != nil {
+		t.Fatal(err)
+	}
+	if ticks != 6 || all != 3 || left != "ACME BOLT GONE" {
+		t.Fatalf("pruned %d ticks, %d left (young: %q); want 6 pruned, the 3 young left", ticks, all, left)
+	}
+}

@@ -87,7 +87,7 @@ func TestMigrateForceAndGotoRecoverADirtySchema(t *testing.T) {
 		before  string // SQL run first
 	}
 	steps := []step{
-		{args: "up", want: "migrated up; now at version 10"},
+		{args: "up", want: "migrated up; now at version 11"},
 		{args: "goto 1", want: "migrated goto 1; now at version 1"},
 		// Make migration 2 fail on purpose: an object it creates is already there.
 		{before: `CREATE FUNCTION events_capture_only() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'`,
@@ -96,12 +96,12 @@ func TestMigrateForceAndGotoRecoverADirtySchema(t *testing.T) {
 		{args: "up", wantErr: "tickerboard migrate force 1"},
 		{args: "goto 1", wantErr: "the schema is dirty: migration 2 failed part-way"},
 		{args: "down", wantErr: "the schema is dirty"},
-		{args: "force 11", wantErr: "no migration 11 (want 0 for none, or one of [1 2 3 4 5 6 7 8 9 10])"},
+		{args: "force 12", wantErr: "no migration 12 (want 0 for none, or one of [1 2 3 4 5 6 7 8 9 10 11])"},
 		{args: "version", want: "version 2 (dirty: true)"},
 		// Migration 2 runs in one transaction, so none of it is applied: force 1.
 		{before: `DROP FUNCTION events_capture_only()`, args: "force 1", want: "forced version 1 (dirty: false)"},
 		{args: "version", want: "version 1 (dirty: false)"},
-		{args: "up", want: "now at version 10"},
+		{args: "up", want: "now at version 11"},
 		{args: "goto 0", want: "now at version 0"},
 		{args: "version", want: "version 0 (dirty: false)"},
 		{args: "goto 2", want: "now at version 2"},
@@ -114,7 +114,8 @@ func TestMigrateForceAndGotoRecoverADirtySchema(t *testing.T) {
 		{args: "goto 8", want: "now at version 8"},
 		{args: "goto 9", want: "now at version 9"},
 		{args: "goto 10", want: "now at version 10"},
-		{args: "goto 11", wantErr: "no migration 11"},
+		{args: "goto 11", want: "now at version 11"},
+		{args: "goto 12", wantErr: "no migration 12"},
 		{args: "force 0", want: "forced version 0"},
 		{args: "version", want: "version 0 (dirty: false)"},
 		{args: "force 2", want: "forced version 2"},

@@ -125,10 +125,10 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	for _, step := range []struct{ cmd, want string }{
 		{"version", "version 0 (dirty: false)"},
-		{"up", "now at version 10"},
-		{"version", "version 10 (dirty: false)"},
-		{"down", "now at version 9"},
-		{"up", "now at version 10"},
+		{"up", "now at version 11"},
+		{"version", "version 11 (dirty: false)"},
+		{"down", "now at version 10"},
+		{"up", "now at version 11"},
 	} {
 		var out, errOut bytes.Buffer
 		if err := run(context.Background(), []string{"migrate", step.cmd}, env, &out, &errOut); err != nil {

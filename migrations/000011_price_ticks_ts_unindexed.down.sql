@@ -1,0 +1,1 @@
+CREATE INDEX price_ticks_ts ON price_ticks (ts);
