@@ -357,12 +357,7 @@ func TestCaptureAppendSkipsTicksOfQuotesDeletedMeanwhile(t *testing.T) {
 		t.Fatal(err)
 	}
 	testdb.AwaitCapture(t, dbURL) // the capture's Run must not end with an error (checked when the test ends)
-	expectLog(t, dbURL, after, "the price and the delete",
-		wantEvent{"price", "GONE", map[string]any{"price": 10.0}},
-		wantEvent{"price", "GONE", map[string]any{"deleted": true}})
-	if ticks := ticksOf(t, st, "GONE"); ticks != 0 {
-		t.Errorf("%d ticks left for the deleted quote", ticks)
-	}
+	expectPricedThenDeleted(t, st, dbURL, after, "GONE")
 }
 
 // The other order: the DELETE comes while an append that has read the quote is in
@@ -412,12 +407,7 @@ func TestQuoteDeletedWhileAnAppendIsInFlightLeavesNoTick(t *testing.T) {
 		t.Fatalf("DELETE: %v", deleteErr)
 	}
 	testdb.AwaitCapture(t, dbURL)
-	expectLog(t, dbURL, after, "the price and the delete",
-		wantEvent{"price", "RACE", map[string]any{"price": 10.0}},
-		wantEvent{"price", "RACE", map[string]any{"deleted": true}})
-	if ticks := ticksOf(t, st, "RACE"); ticks != 0 {
-		t.Errorf("%d ticks left for the quote deleted while the append was in flight", ticks)
-	}
+	expectPricedThenDeleted(t, st, dbURL, after, "RACE")
 }
 
 // The append locks no quote. (The ticks' foreign key locked each quote it ticked FOR
@@ -486,6 +476,18 @@ func TestTicksFollowTheirQuote(t *testing.T) {
 		if got := ticks(); got != step.want {
 			t.Errorf("after %s ticks per symbol are %q, want %q", step.sql, got, step.want)
 		}
+	}
+}
+
+// expectPricedThenDeleted checks that the log after id holds symbol's price of 10 and
+// then its delete, and that no sparkline tick is left for it.
+func expectPricedThenDeleted(t *testing.T, st *store.Store, dbURL string, after int64, symbol string) {
+	t.Helper()
+	expectLog(t, dbURL, after, "the price and the delete",
+		wantEvent{"price", symbol, map[string]any{"price": 10.0}},
+		wantEvent{"price", symbol, map[string]any{"deleted": true}})
+	if ticks := ticksOf(t, st, symbol); ticks != 0 {
+		t.Errorf("%d ticks left for the deleted quote %s", ticks, symbol)
 	}
 }
 
