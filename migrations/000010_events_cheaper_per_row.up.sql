@@ -5,10 +5,10 @@
 -- record for it (which the WAL sender then reads too: one record in three of a
 -- 200-row writer's change), and its one use was pruning: "the newest event older than
 -- the retention". Pruning now walks the log in id order (its primary key) from the
--- front and stops at the first event that is not old enough, reading only what it is
--- about to delete. (Ids follow commit order, and so, nearly, do the times: where they
--- do not, pruning stops at the first younger event, so no event younger than the
--- retention is ever cut.)
+-- front and stops at the first event that is not old enough, reading what it is
+-- about to delete and at most one read (10,000 events) past it. (Ids follow commit
+-- order, and so, nearly, do the times: where they do not, pruning stops at the first
+-- younger event, so no event younger than the retention is ever cut.)
 DROP INDEX events_created_at;
 
 -- events_name_format says the same in a form Postgres checks five times faster: its

@@ -129,44 +129,40 @@ func (s *Store) eventsAfter(ctx context.Context, after, through int64, limit int
 const pruneWalk = 10000
 
 // pruneThrough is the id of the last event before the first one, in id order, that is
-// not older than cutoff (nil: none to cut).
+// not older than cutoff (nil: none to cut). Each read takes the next pruneWalk events
+// in id order and answers in one row: how many it read, the first young one's id, and
+// the last id before it.
 func pruneThrough(ctx context.Context, tx pgx.Tx, cutoff time.Time) (*int64, error) {
-	var last int64 // the last old event read so far (0: none)
+	var through *int64
 	for {
-		rows, err := tx.Query(ctx, `SELECT id, created_at < $2 FROM events WHERE id > $1 AND id <= `+issuedSQL+`
-			ORDER BY id LIMIT `+strconv.Itoa(pruneWalk), last, cutoff)
-		if err != nil {
+		var after int64
+		if through != nil {
+			after = *through
+		}
+		var read int64
+		var young, last *int64
+		if err := tx.QueryRow(ctx, `WITH b AS (SELECT id, created_at < $2 AS old FROM events
+				WHERE id > $1 AND id <= `+issuedSQL+` ORDER BY id LIMIT `+strconv.Itoa(pruneWalk)+`),
+			y AS (SELECT min(id) AS id FROM b WHERE NOT old)
+			SELECT (SELECT count(*) FROM b), y.id, (SELECT max(b.id) FROM b WHERE y.id IS NULL OR b.id < y.id) FROM y`,
+			after, cutoff).Scan(&read, &young, &last); err != nil {
 			return nil, err
 		}
-		read, stop := 0, false
-		var id int64
-		var old bool
-		_, err = pgx.ForEachRow(rows, []any{&id, &old}, func() error {
-			read++
-			if stop = stop || !old; !stop {
-				last = id
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+		if last != nil {
+			through = last
 		}
-		if stop || read < pruneWalk {
-			break
+		if young != nil || read < pruneWalk {
+			return through, nil
 		}
 	}
-	if last == 0 {
-		return nil, nil
-	}
-	return &last, nil
 }
 
 // Prune deletes events and price ticks older than retention, recording how far the
 // log was cut so resuming clients can tell a gap from a quiet spell. It cuts the log
 // before its first event (in id order) that is younger than retention, reading the
-// log from the front in id order (it has no index on time), so it reads what it
-// deletes and one row more. Only issued ids count: a row numbered far ahead must not
-// cut the whole log.
+// log from the front in id order (it has no index on time): what it deletes, and at
+// most pruneWalk events past it. Only issued ids count: a row numbered far ahead must
+// not cut the whole log.
 func (s *Store) Prune(ctx context.Context, retention time.Duration) (events, ticks int64, err error) {
 	cutoff := time.Now().Add(-retention)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
